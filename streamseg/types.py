@@ -123,7 +123,10 @@ class FrameResult:
 
 
 def mask_box(mask: np.ndarray) -> np.ndarray:
-    """Tight box (4,) float32 x0, y0, x1, y1 (x1, y1 exclusive) of a (H, W) bool mask; zeros if empty."""
+    """Tight box (4,) float32 x0, y0, x1, y1 (x1, y1 exclusive) of a (H, W) bool mask.
+
+    Zeros when the mask is empty.
+    """
     ys = np.flatnonzero(mask.any(axis=1))
     if not len(ys):
         return np.zeros(4, np.float32)

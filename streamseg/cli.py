@@ -1,0 +1,292 @@
+"""The ``streamseg`` command: run, info, export.
+
+Heavy modules are imported inside the commands so ``streamseg --help`` is instant.
+Errors streamseg raises on purpose become one line on stderr and a non-zero exit
+code (``--debug`` shows the traceback); Ctrl-C and SIGTERM finalize the outputs
+and exit with 130.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from streamseg import __version__
+from streamseg.errors import StreamsegError
+
+log = logging.getLogger("streamseg")
+MODEL_NAMES = ("auto", "classic", "sam-vit-b", "sam-vit-l", "sam-vit-h")
+
+
+def _setup_logging(quiet: bool, debug: bool) -> None:
+    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="streamseg: %(message)s", stream=sys.stderr)
+
+
+def default_out(source: str) -> Path:
+    """``<stem>.streamseg`` next to a file or folder; in the current folder for streams."""
+    if source == "-":
+        return Path("stdin.streamseg")
+    if "://" in source:
+        stem = source.rstrip("/").rsplit("/", 1)[-1].split("?")[0] or "stream"
+        return Path(f"{Path(stem).stem or 'stream'}.streamseg")
+    path = Path(source)
+    if "%" in path.name:  # an image pattern: name it after its folder
+        path = path.parent
+    return path.with_name(f"{path.stem or path.resolve().name}.streamseg")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="streamseg")
+def cli() -> None:
+    """Segment objects in video streams and keep them segmented."""
+
+
+@cli.command()
+@click.argument("source")
+@click.option(
+    "--prompt",
+    "prompt_texts",
+    multiple=True,
+    metavar="'X,Y [X,Y] [-X,Y] [X0,Y0,X1,Y1]'",
+    help="A new object: positive points, negative points (leading -), an optional box. "
+    "Repeat for more objects.",
+)
+@click.option(
+    "--box",
+    "boxes",
+    multiple=True,
+    metavar="X0,Y0,X1,Y1",
+    help="A new object given by its box. Repeatable.",
+)
+@click.option(
+    "--mask",
+    "mask_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A PNG on the first frame: each non-zero value is an object id.",
+)
+@click.option(
+    "--prompts",
+    "prompts_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A JSON/YAML file of prompts, possibly at later frames.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder [default: <input stem>.streamseg next to the input].",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing result in --out.")
+@click.option(
+    "--model",
+    default=None,
+    metavar="NAME",
+    help=f"Segmentation engine: {', '.join(MODEL_NAMES)} [default: auto].",
+)
+@click.option("--device", default=None, help="auto, cpu, cuda or cuda:N.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A YAML config (see configs/).",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="SECTION.KEY=VALUE",
+    help="Override one config value. Repeatable.",
+)
+@click.option("--start", type=float, default=None, help="Seconds to skip at the start.")
+@click.option("--max-frames", type=int, default=None, help="Stop after this many frames.")
+@click.option("--fps", type=float, default=None, help="Frame rate of an image folder/pattern.")
+@click.option("--format", "fmt", default=None, help="Force FFmpeg's input format (e.g. mpegts).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or info messages.")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+def run(
+    source: str,
+    prompt_texts: tuple[str, ...],
+    boxes: tuple[str, ...],
+    mask_path: str | None,
+    prompts_file: str | None,
+    out: Path | None,
+    overwrite: bool,
+    model: str | None,
+    device: str | None,
+    config_path: str | None,
+    overrides: tuple[str, ...],
+    start: float | None,
+    max_frames: int | None,
+    fps: float | None,
+    fmt: str | None,
+    quiet: bool,
+    debug: bool,
+) -> None:
+    """Segment SOURCE: a video file, image folder, pattern (frames/%05d.jpg), URL or - (stdin).
+
+    Writes OUT/masks.zarr (Zarr v3 masks, scores, boxes, timestamps) and OUT/overlay.mp4.
+    """
+    _setup_logging(quiet, debug)
+
+    def job() -> None:
+        from streamseg.config import load_config
+        from streamseg.pipeline import run as run_pipeline
+
+        config = load_config(config_path, overrides)
+        for key, value in (
+            ("model.name", model),
+            ("model.device", device),
+            ("source.start", start),
+            ("source.max_frames", max_frames),
+            ("source.fps", fps),
+            ("source.format", fmt),
+        ):
+            if value is not None:
+                section, name = key.split(".")
+                setattr(getattr(config, section), name, value)
+        prompts = _gather_prompts(prompt_texts, boxes, mask_path, prompts_file)
+        target = out or default_out(source)
+        summary = run_pipeline(source, prompts, target, config, overwrite=overwrite, quiet=quiet)
+        log.info(
+            "wrote %d frames to %s in %.1f s (%.1f frames/s)",
+            summary.frames,
+            target,
+            summary.seconds,
+            summary.frames / max(summary.seconds, 1e-9),
+        )
+
+    _guarded(job, debug)
+
+
+def _gather_prompts(
+    texts: tuple[str, ...], boxes: tuple[str, ...], mask_path: str | None, prompts_file: str | None
+) -> list[Any]:
+    """All prompts; --prompt/--box objects are numbered after ids from --mask/--prompts."""
+    from streamseg.errors import UsageError
+    from streamseg.prompts import load_prompts_file, masks_from_png, parse_box, parse_prompt
+
+    prompts = []
+    if mask_path:
+        prompts += masks_from_png(mask_path)
+    if prompts_file:
+        prompts += load_prompts_file(prompts_file)
+    next_id = max((p.object_id for p in prompts), default=0) + 1
+    for i, text in enumerate(texts):
+        prompts.append(parse_prompt(text, next_id + i))
+    next_id += len(texts)
+    for i, text in enumerate(boxes):
+        prompts.append(parse_box(text, next_id + i))
+    if not prompts:
+        raise UsageError(
+            "no prompt given; add --prompt X,Y (a point on the object), --box, --mask or --prompts"
+        )
+    return prompts
+
+
+def _guarded(job: Any, debug: bool) -> None:
+    """Run ``job``: StreamsegError -> one line + its exit code; Ctrl-C/SIGTERM -> 130."""
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        job()
+    except StreamsegError as error:
+        if debug:
+            raise
+        click.echo(f"streamseg: error: {error}", err=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        click.echo(
+            "streamseg: interrupted; the frames processed so far are saved (complete: false)",
+            err=True,
+        )
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@cli.command()
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def info(out: Path, as_json: bool) -> None:
+    """Summarize a result folder OUT: source, frames, objects, coverage, completeness."""
+    _setup_logging(False, False)
+
+    def job() -> None:
+        from streamseg.io.store import summary
+
+        s = summary(out)
+        if as_json:
+            click.echo(json.dumps(s, indent=2, default=str))
+            return
+        src = s["source"]
+        click.echo(f"result:   {s['path']}")
+        click.echo(
+            f"source:   {src.get('uri')} ({src.get('width')}x{src.get('height')}, "
+            f"{src.get('fps') or '?'} fps, {src.get('frames') or '?'} frames)"
+        )
+        click.echo(f"engine:   {s['engine'].get('name')} (asked: {s['engine'].get('requested')})")
+        click.echo(f"frames:   {s['frames']} written, complete: {str(s['complete']).lower()}")
+        click.echo(f"objects:  {len(s['objects'])}")
+        for o in s["objects"]:
+            name = f" ({o['name']})" if o.get("name") else ""
+            click.echo(
+                f"  {o['id']}{name}: present in {o['coverage']:.1%} of frames, "
+                f"mean area {o['area']:.2%} of the frame"
+            )
+
+    _guarded(job, False)
+
+
+@cli.command()
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["png"]),
+    default="png",
+    help="png: DAVIS palette PNGs, one per frame (value = object id).",
+)
+@click.option(
+    "--dest",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the files [default: OUT/png].",
+)
+def export(out: Path, fmt: str, dest: Path | None) -> None:
+    """Export the masks of result folder OUT as image files."""
+    _setup_logging(False, False)
+
+    def job() -> None:
+        from streamseg.io.store import export_png
+
+        target = dest or out / fmt
+        count = export_png(out, target)
+        click.echo(f"wrote {count} PNG files to {target}")
+
+    _guarded(job, False)
+
+
+def main() -> None:
+    """Console entry point: click's own usage errors also become one line and exit 2."""
+    try:
+        cli.main(prog_name="streamseg", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("streamseg: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        hint = f" (see '{error.ctx.command_path} --help')" if getattr(error, "ctx", None) else ""
+        click.echo(f"streamseg: error: {error.format_message()}{hint}", err=True)
+        sys.exit(error.exit_code)

@@ -1,0 +1,158 @@
+"""The configuration tree: one dataclass per stage, YAML files and ``--set`` overrides.
+
+``load_config(path, overrides)`` starts from the defaults, applies a YAML file
+(sections and keys as below) and then ``section.key=value`` overrides; an unknown
+section or key, or a value of the wrong type, is a UsageError naming the valid
+choices. ``as_dict`` gives the resolved tree that is saved with every output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streamseg.engines.classic import ClassicConfig
+from streamseg.errors import SourceNotFoundError, UsageError
+from streamseg.io.source import SourceConfig
+from streamseg.track.tracker import TrackerConfig
+
+
+@dataclass
+class ModelConfig:
+    """Which engine runs, and where.
+
+    name: auto, classic, sam-vit-b, sam-vit-l or sam-vit-h. auto takes SAM when
+    its weights are at hand, else classic. device: auto, cpu, cuda, cuda:N.
+    checkpoint: a local SAM checkpoint file. batch_size: frames per encoder call
+    (0: the engine's default for the device). dtype: auto, float32, bfloat16, float16.
+    """
+
+    name: str = "auto"
+    device: str = "auto"
+    checkpoint: str | None = None
+    batch_size: int = 0
+    dtype: str = "auto"
+
+
+@dataclass
+class OutputConfig:
+    """What is written, and how.
+
+    overlay: write overlay.mp4. alpha: mask fill opacity in the overlay. crf,
+    preset: libx264 quality and speed. audio: copy the source's audio.
+    chunk_frames: frames per Zarr mask chunk (and per write). queue_size: results
+    waiting for each sink before the model waits (bounds memory).
+    """
+
+    overlay: bool = True
+    alpha: float = 0.5
+    crf: int = 20
+    preset: str = "veryfast"
+    audio: bool = True
+    chunk_frames: int = 16
+    queue_size: int = 16
+
+
+@dataclass
+class Config:
+    source: SourceConfig = field(default_factory=SourceConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    classic: ClassicConfig = field(default_factory=ClassicConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+
+def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> Config:
+    """Defaults, then the YAML file at ``path``, then ``section.key=value`` overrides."""
+    import yaml
+
+    config = Config()
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise SourceNotFoundError(f"no such config file: {path}; see configs/ for examples")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise UsageError(f"cannot parse {path}: {str(error).splitlines()[0]}") from error
+        if not isinstance(data, dict):
+            raise UsageError(f"{path}: expected sections like 'classic:' at the top level")
+        _set_tree(config, data, str(path))
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise UsageError(
+                f"malformed --set {item!r}: expected section.key=value, "
+                "e.g. --set classic.flow_scale=0.5"
+            )
+        set_value(config, key.strip(), yaml.safe_load(text) if text.strip() else None)
+    return config
+
+
+def _set_tree(config: Config, data: dict, where: str, prefix: str = "") -> None:
+    """Apply nested YAML mappings: ``{"classic": {"init": {"radius": 5}}}``."""
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        target = _resolve(config, dotted)
+        if dataclasses.is_dataclass(target) and not isinstance(value, dict):
+            raise UsageError(f"{where}: {dotted!r} is a section; give it key: value pairs")
+        if isinstance(value, dict) and dataclasses.is_dataclass(target):
+            _set_tree(config, value, where, f"{dotted}.")
+        else:
+            set_value(config, dotted, value)
+
+
+def _resolve(config: Config, dotted: str) -> Any:
+    """The current value at ``a.b.c``; UsageError naming the valid keys if there is none."""
+    node: Any = config
+    for depth, key in enumerate(dotted.split(".")):
+        names = [f.name for f in dataclasses.fields(node)] if dataclasses.is_dataclass(node) else []
+        if key not in names:
+            where = ".".join(dotted.split(".")[:depth]) or "the config"
+            kind = "section" if depth == 0 else "key"
+            raise UsageError(
+                f"unknown config {kind} {key!r} in {dotted!r}; {where} has "
+                f"{', '.join(names) or 'no keys'}"
+            )
+        node = getattr(node, key)
+    return node
+
+
+def set_value(config: Config, dotted: str, value: Any) -> None:
+    """Set ``section.key`` (or ``section.sub.key``) to ``value``, checked against its type."""
+    _resolve(config, dotted)
+    parent_path, _, key = dotted.rpartition(".")
+    if not parent_path:
+        raise UsageError(f"{dotted!r} is a whole section; set one key, e.g. {dotted}.KEY=VALUE")
+    parent = _resolve(config, parent_path)
+    hint = typing.get_type_hints(type(parent))[key]
+    if dataclasses.is_dataclass(getattr(parent, key)):
+        raise UsageError(f"{dotted!r} is a section; set one of its keys, e.g. {dotted}.KEY=1")
+    setattr(parent, key, _coerce(value, hint, dotted))
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """``value`` as the type ``hint`` (int, float, bool, str, or X | None)."""
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if value is None and type(None) in options:
+        return None
+    for kind in options:
+        if kind is bool and isinstance(value, bool):
+            return value
+        if kind is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if kind is str and isinstance(value, str | int | float) and not isinstance(value, bool):
+            return str(value)
+    names = " or ".join(getattr(k, "__name__", str(k)) for k in options)
+    raise UsageError(f"bad value {value!r} for {where}: expected {names}")
+
+
+def as_dict(config: Config) -> dict[str, Any]:
+    """The resolved configuration as plain nested dicts (for YAML/JSON metadata)."""
+    return dataclasses.asdict(config)

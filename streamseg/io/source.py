@@ -1,0 +1,303 @@
+"""Frame sources: anything FFmpeg reads (PyAV), and folders or patterns of images.
+
+``open_source(spec, config)`` picks one from the spec and returns an object with
+``info`` (a SourceInfo, known before the first frame) and ``frames()`` (an iterator
+of Frame). Sources never drop frames; they warn about frames that fail to decode
+and go on with the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Protocol
+
+from streamseg.errors import SourceError, SourceNotFoundError
+from streamseg.types import Frame
+
+log = logging.getLogger(__name__)
+
+URL_SCHEMES = (
+    "rtsp://",
+    "rtmp://",
+    "rtmps://",
+    "srt://",
+    "udp://",
+    "tcp://",
+    "http://",
+    "https://",
+    "file://",
+)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+MAX_CONSECUTIVE_ERRORS = 100  # after this many packets fail in a row, the rest is junk
+
+
+@dataclass
+class SourceConfig:
+    """How to read the input.
+
+    start: seconds to skip at the beginning. max_frames: stop after this many
+    frames (None: all). fps: frame rate given to image folders and patterns.
+    format: force FFmpeg's container format (e.g. "mpegts", "v4l2"); None probes.
+    queue_size: frames decoded ahead of the model.
+    """
+
+    start: float = 0.0
+    max_frames: int | None = None
+    fps: float = 24.0
+    format: str | None = None
+    queue_size: int = 8
+
+
+@dataclass
+class SourceInfo:
+    """What is known about a source before its first frame.
+
+    kind: "file", "url", "stdin" or "images". rate and time_base are fractions
+    written as strings ("30000/1001"); frames is the expected count (None when
+    unknown: live sources, some containers).
+    """
+
+    uri: str
+    kind: str
+    width: int
+    height: int
+    rate: str | None
+    time_base: str
+    frames: int | None
+    duration: float | None
+    rotation: int
+    has_audio: bool
+
+    @property
+    def fps(self) -> float | None:
+        return float(Fraction(self.rate)) if self.rate else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "fps": self.fps}
+
+
+class Source(Protocol):
+    info: SourceInfo
+
+    def frames(self) -> Iterator[Frame]: ...
+
+    def close(self) -> None: ...
+
+
+def open_source(spec: str, config: SourceConfig | None = None) -> Source:
+    """Open ``spec``: a video path, URL, ``-`` (stdin), image folder or ``%d`` pattern."""
+    config = config or SourceConfig()
+    if spec == "-" or spec.startswith(URL_SCHEMES):
+        return PyAVSource(spec, config)
+    path = Path(spec)
+    if path.is_dir() or re.search(r"%0?\d*d", spec):
+        return ImageSource(spec, config)
+    if not path.exists():
+        raise SourceNotFoundError(f"no such file: {spec}; check the path")
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return ImageSource(spec, config)
+    return PyAVSource(spec, config)
+
+
+def _limit(frames: Iterator[Frame], config: SourceConfig) -> Iterator[Frame]:
+    """Skip frames before ``config.start``, renumber from 0, stop at ``max_frames``."""
+    index = 0
+    for frame in frames:
+        if frame.time < config.start - 1e-6:
+            continue
+        if config.max_frames is not None and index >= config.max_frames:
+            return
+        frame.index = index
+        frame.arrival = time.monotonic()
+        yield frame
+        index += 1
+    if index == 0:
+        raise SourceError(
+            "no frame could be decoded from the source (empty, or all past "
+            "--start); check the file or lower --start"
+        )
+
+
+class PyAVSource:
+    """Video through FFmpeg (PyAV): files, URLs, stdin, devices."""
+
+    def __init__(self, spec: str, config: SourceConfig) -> None:
+        import av
+
+        self.config = config
+        kind = "stdin" if spec == "-" else "url" if spec.startswith(URL_SCHEMES) else "file"
+        target: Any = sys.stdin.buffer if spec == "-" else spec
+        try:
+            self.container = av.open(target, format=config.format, metadata_errors="ignore")
+        except FileNotFoundError as error:
+            raise SourceNotFoundError(f"no such file: {spec}; check the path") from error
+        except (av.error.FFmpegError, ValueError) as error:
+            raise SourceError(
+                f"cannot read {spec} as video ({error}); "
+                "give a video file, image folder, URL or '-'"
+            ) from error
+        if not self.container.streams.video:
+            self.container.close()
+            raise SourceError(f"{spec} has no video stream; give a file with video in it")
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "AUTO"  # frame+slice threads: decoding keeps ahead
+        ctx = self.stream.codec_context
+        rate = self.stream.average_rate or self.stream.guessed_rate
+        time_base = self.stream.time_base or (1 / Fraction(rate) if rate else Fraction(1, 90000))
+        duration = None
+        if self.stream.duration is not None:
+            duration = float(self.stream.duration * time_base)
+        elif self.container.duration is not None:
+            duration = self.container.duration / 1e6
+        frames = self.stream.frames or None
+        if not frames and duration and rate:
+            frames = round(duration * float(rate))
+        self.info = SourceInfo(
+            uri=spec,
+            kind=kind,
+            width=ctx.width,
+            height=ctx.height,
+            rate=str(Fraction(rate)) if rate else None,
+            time_base=str(Fraction(time_base)),
+            frames=frames,
+            duration=duration,
+            rotation=0,
+            has_audio=bool(self.container.streams.audio),
+        )
+        if not ctx.width or not ctx.height:
+            self.container.close()
+            raise SourceError(f"{spec}: the video stream has no frame size; is the file complete?")
+
+    def frames(self) -> Iterator[Frame]:
+        return _limit(self._decode(), self.config)
+
+    def _decode(self) -> Iterator[Frame]:
+        import av
+
+        if self.config.start > 0 and self.info.kind == "file":
+            offset = int(self.config.start / Fraction(self.info.time_base))
+            try:
+                self.container.seek(offset, stream=self.stream, backward=True)
+            except av.error.FFmpegError:
+                log.warning("cannot seek in %s; decoding from the start", self.info.uri)
+        errors = consecutive = 0
+        fps = self.info.fps or 25.0
+        time_base = Fraction(self.info.time_base)
+        count = 0
+        for packet in self.container.demux(self.stream):
+            try:
+                decoded = packet.decode()
+                consecutive = 0
+            except av.error.FFmpegError as error:
+                errors += 1
+                consecutive += 1
+                if errors == 1:
+                    log.warning(
+                        "%s: a packet failed to decode (%s); skipping the frames that "
+                        "cannot be decoded",
+                        self.info.uri,
+                        error,
+                    )
+                if consecutive >= MAX_CONSECUTIVE_ERRORS:
+                    log.warning(
+                        "%s: %d packets in a row failed; stopping here", self.info.uri, consecutive
+                    )
+                    break
+                continue
+            for av_frame in decoded:
+                pts = av_frame.pts
+                seconds = float(pts * time_base) if pts is not None else count / fps
+                image = av_frame.to_ndarray(format="rgb24")
+                if count == 0:  # the display matrix rides on frames in PyAV
+                    self.info.rotation = int(round(av_frame.rotation or 0)) % 360
+                count += 1
+                yield Frame(index=count - 1, pts=pts, time=seconds, image=image)
+        if errors:
+            log.warning(
+                "%s: %d packets could not be decoded; %d frames were", self.info.uri, errors, count
+            )
+
+    def close(self) -> None:
+        self.container.close()
+
+
+class ImageSource:
+    """A folder of images (sorted by name), or an ffmpeg-style ``%05d`` pattern."""
+
+    def __init__(self, spec: str, config: SourceConfig) -> None:
+        self.config = config
+        self.paths = _image_paths(spec)
+        if not self.paths:
+            raise SourceError(
+                f"no images found at {spec}; give a folder of .jpg/.png files "
+                "or a pattern like frames/%05d.jpg"
+            )
+        first = self._read(self.paths[0])
+        if first is None:
+            raise SourceError(f"cannot read the image {self.paths[0]}; is it an image file?")
+        rate = Fraction(config.fps).limit_denominator(1001)
+        self.info = SourceInfo(
+            uri=spec,
+            kind="images",
+            width=first.shape[1],
+            height=first.shape[0],
+            rate=str(rate),
+            time_base=str(1 / rate),
+            frames=len(self.paths),
+            duration=len(self.paths) / float(rate),
+            rotation=0,
+            has_audio=False,
+        )
+
+    @staticmethod
+    def _read(path: Path) -> Any:
+        import cv2
+
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+    def frames(self) -> Iterator[Frame]:
+        return _limit(self._decode(), self.config)
+
+    def _decode(self) -> Iterator[Frame]:
+        time_base = Fraction(self.info.time_base)
+        for i, path in enumerate(self.paths):
+            image = self._read(path)
+            if image is None:
+                log.warning("cannot read %s; skipping it", path)
+                continue
+            if image.shape[:2] != (self.info.height, self.info.width):
+                raise SourceError(
+                    f"{path} is {image.shape[1]}x{image.shape[0]}, the first image is "
+                    f"{self.info.width}x{self.info.height}; all images must have one size"
+                )
+            yield Frame(index=i, pts=i, time=float(i * time_base), image=image)
+
+    def close(self) -> None:
+        pass
+
+
+def _image_paths(spec: str) -> list[Path]:
+    path = Path(spec)
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if path.suffix.lower() in IMAGE_SUFFIXES and "%" not in spec:
+        return [path]
+    # ffmpeg image2 pattern: like ffmpeg, the first number is 0..4, then consecutive.
+    start = next((i for i in range(5) if os.path.exists(spec % i)), None)
+    if start is None:
+        return []
+    paths = []
+    i = start
+    while os.path.exists(spec % i):
+        paths.append(Path(spec % i))
+        i += 1
+    return paths

@@ -1,0 +1,129 @@
+"""Bounded queues between stage threads, carrying end-of-stream and errors.
+
+``Prefetch`` runs an iterator in its own thread ahead of the consumer (the source
+decoding ahead of the model). ``ThreadedSink`` runs a sink's writes in its own
+thread behind a queue (Zarr writes and H.264 encoding overlap the model). Both pass
+an exception raised in their thread on to the caller's thread, so a failing stage
+stops the whole pipeline with its own error instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+_END = object()
+_POLL = 0.1  # seconds between checks of the stop flag while a queue is full/empty
+
+
+class _Failure:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class Prefetch:
+    """Iterate ``source`` in a daemon thread, at most ``maxsize`` items ahead.
+
+    Iterating a Prefetch yields the source's items in order, then stops; an
+    exception raised by the source is re-raised here. ``close()`` stops the thread
+    early (the source's own ``close`` is the caller's business).
+    """
+
+    def __init__(self, source: Iterator[Any], maxsize: int = 8, name: str = "prefetch") -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(source,), name=name, daemon=True)
+        self._thread.start()
+
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=_POLL)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, source: Iterator[Any]) -> None:
+        try:
+            for item in source:
+                if not self._put(item):
+                    return
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer thread
+            self._put(_Failure(error))
+            return
+        self._put(_END)
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failure):
+                raise item.error
+            yield item
+
+    def close(self) -> bool:
+        """Stop the thread; True once it has ended (so the source may be closed)."""
+        self._stop.set()
+        self._thread.join(timeout=10)
+        return not self._thread.is_alive()
+
+
+class Sink(Protocol):
+    """A consumer of per-frame results. ``close(complete)`` finalizes the output."""
+
+    def write(self, item: Any) -> None: ...
+
+    def close(self, complete: bool) -> None: ...
+
+
+class ThreadedSink:
+    """Run ``sink.write`` in its own thread behind a bounded queue.
+
+    ``write`` blocks when the queue is full (backpressure, so memory stays flat) and
+    re-raises the first error the sink thread hit. ``close`` drains the queue,
+    closes the sink and re-raises that error if any; it always closes the sink.
+    """
+
+    def __init__(self, sink: Sink, maxsize: int = 16, name: str = "sink") -> None:
+        self.sink = sink
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if self._error is not None:
+                continue  # drain without writing after a failure
+            try:
+                self.sink.write(item)
+            except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
+                self._error = error
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def write(self, item: Any) -> None:
+        self._raise_if_failed()
+        while True:
+            try:
+                self._queue.put(item, timeout=_POLL)
+                return
+            except queue.Full:
+                self._raise_if_failed()
+
+    def close(self, complete: bool) -> None:
+        self._queue.put(_END)
+        self._thread.join()
+        try:
+            self.sink.close(complete and self._error is None)
+        finally:
+            self._raise_if_failed()

@@ -1,0 +1,175 @@
+"""The re-encoded overlay video: H.264 MP4 with the source's timestamps and audio.
+
+Every result's frame is drawn (masks over the image) and encoded with its source
+pts in the source time base, so the frame rate, variable frame rate included,
+survives. Audio is copied packet by packet from the source file (transcoded to AAC
+when MP4 cannot hold its codec), interleaved with the video as it goes so nothing
+piles up in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from streamseg.io.source import SourceInfo
+from streamseg.types import FrameResult
+
+log = logging.getLogger(__name__)
+
+MP4_AUDIO = {"aac", "mp3", "opus", "ac3", "eac3", "alac", "flac"}
+
+
+class VideoSink:
+    """Encode drawn frames to ``path`` (H.264, yuv420p).
+
+    draw: FrameResult -> (H, W, 3) uint8 RGB picture. Odd sizes are padded by one
+    pixel (edge-replicated) since yuv420p needs even sides. audio_from: a file to
+    copy audio from (None: no audio). start: seconds skipped in the source.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        info: SourceInfo,
+        draw: Callable[[FrameResult], np.ndarray],
+        crf: int = 20,
+        preset: str = "veryfast",
+        audio_from: str | None = None,
+        start: float = 0.0,
+    ) -> None:
+        self.path, self.info, self.draw = Path(path), info, draw
+        self.crf, self.preset = crf, preset
+        self.audio_from, self.start = audio_from, start
+        self.container: Any = None
+        self.stream: Any = None
+        self.audio: _AudioCopy | None = None
+        self.time_base = Fraction(info.time_base)
+        self.last_pts: int | None = None
+        self.frame_pts = max(1, round(1 / ((info.fps or 25.0) * self.time_base)))
+
+    def _open(self, height: int, width: int) -> None:
+        import av
+
+        self.container = av.open(str(self.path), "w", format="mp4")
+        rate = Fraction(self.info.rate) if self.info.rate else Fraction(25)
+        stream = self.container.add_stream("libx264", rate=rate)
+        stream.width, stream.height = width + width % 2, height + height % 2
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = self.time_base
+        stream.time_base = self.time_base
+        stream.options = {"crf": str(self.crf), "preset": self.preset}
+        self.stream = stream
+        if self.audio_from:
+            self.audio = _AudioCopy.open(self.audio_from, self.container, self.start)
+
+    def write(self, result: FrameResult) -> None:
+        import av
+
+        picture = self.draw(result)
+        h, w = picture.shape[:2]
+        if self.container is None:
+            self._open(h, w)
+        if h % 2 or w % 2:
+            picture = np.pad(picture, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+        pts = result.frame.pts
+        if pts is None or (self.last_pts is not None and pts <= self.last_pts):
+            pts = 0 if self.last_pts is None else self.last_pts + self.frame_pts
+        self.last_pts = pts
+        frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+        frame.pts, frame.time_base = pts, self.time_base
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+        if self.audio:
+            self.audio.copy_until(float(pts * self.time_base), self.container)
+
+    def close(self, complete: bool) -> None:
+        if self.container is None:
+            return
+        try:
+            for packet in self.stream.encode(None):
+                self.container.mux(packet)
+            if self.audio:
+                end = float((self.last_pts or 0) * self.time_base) + 1 / (self.info.fps or 25.0)
+                self.audio.copy_until(end, self.container, final=True)
+                self.audio.close()
+        finally:
+            self.container.close()
+
+
+class _AudioCopy:
+    """The first audio stream of a file, copied (or transcoded to AAC) into an MP4."""
+
+    def __init__(
+        self, source: Any, in_stream: Any, out_stream: Any, transcode: bool, start: float
+    ) -> None:
+        self.source, self.in_stream, self.out_stream = source, in_stream, out_stream
+        self.transcode, self.start = transcode, start
+        self.packets: Iterator[Any] = source.demux(in_stream)
+        self.pending: Any = None
+        self.resampler: Any = None
+
+    @classmethod
+    def open(cls, path: str, container: Any, start: float) -> _AudioCopy | None:
+        import av
+
+        source = av.open(path)
+        if not source.streams.audio:
+            source.close()
+            return None
+        in_stream = source.streams.audio[0]
+        transcode = in_stream.codec_context.name not in MP4_AUDIO
+        if transcode:
+            log.info(
+                "audio: %s cannot go in MP4 as is; transcoding to AAC", in_stream.codec_context.name
+            )
+            out_stream = container.add_stream("aac", rate=in_stream.rate or 48000)
+        else:
+            out_stream = container.add_stream_from_template(in_stream)
+        if start > 0:
+            source.seek(int(start / in_stream.time_base), stream=in_stream, backward=True)
+        return cls(source, in_stream, out_stream, transcode, start)
+
+    def copy_until(self, seconds: float, container: Any, final: bool = False) -> None:
+        """Mux the source's audio packets that start before ``seconds``."""
+        while True:
+            packet = self.pending or next(self.packets, None)
+            self.pending = None
+            if packet is None:
+                break
+            if packet.size == 0 or packet.pts is None:
+                continue  # demuxer's end-of-stream marker
+            t = float(packet.pts * packet.time_base)
+            if t < self.start - 0.05:
+                continue
+            if t >= seconds:
+                self.pending = packet
+                break
+            self._mux(packet, container)
+        if final:
+            self._mux(None, container)  # flushes the AAC encoder when transcoding
+
+    def _mux(self, packet: Any, container: Any) -> None:
+        if not self.transcode:
+            if packet is not None:
+                packet.stream = self.out_stream
+                container.mux(packet)
+            return
+        import av
+
+        if self.resampler is None:
+            ctx = self.out_stream.codec_context
+            self.resampler = av.AudioResampler(format=ctx.format, layout=ctx.layout, rate=ctx.rate)
+        frames = packet.decode() if packet is not None else [None]
+        for frame in frames:
+            for resampled in self.resampler.resample(frame) if frame is not None else [None]:
+                for out in self.out_stream.encode(resampled):
+                    container.mux(out)
+
+    def close(self) -> None:
+        self.source.close()

@@ -1,0 +1,36 @@
+"""Shared fixtures: synthetic clips made once per session, and the shared data folder."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/synthetic.py
+
+from synthetic import disc_video  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def data_root() -> Path:
+    """``$STREAMSEG_TEST_DATA``, else ../shared/data beside the repository."""
+    return Path(os.environ.get("STREAMSEG_TEST_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    root = data_root()
+    if not root.is_dir():
+        pytest.skip(f"shared test data not found at {root} (set STREAMSEG_TEST_DATA)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
+    """A 24-frame 160x120 disc clip at 24 fps with one second of AAC audio, and its masks."""
+    path = tmp_path_factory.mktemp("clip") / "disc.mp4"
+    masks = disc_video(path, n=24, audio_seconds=1.0)
+    return path, masks

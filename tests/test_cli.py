@@ -1,0 +1,252 @@
+"""The command line through its real entry point (a subprocess running `streamseg`)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import av
+import numpy as np
+import pytest
+import zarr
+from synthetic import disc_clip, disc_video, encode, iou
+
+CLI = [sys.executable, "-c", "from streamseg.cli import main; main()"]
+
+
+def streamseg(*args, **kwargs):
+    return subprocess.run(
+        [*CLI, *map(str, args)], capture_output=True, text=True, timeout=120, **kwargs
+    )
+
+
+def test_run_info_export(tmp_path, clip):
+    path, masks = clip
+    out = tmp_path / "out"
+    r = streamseg("run", path, "--prompt", "22,60", "--out", out, "--model", "classic", "-q")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""  # --quiet: no progress
+    g = zarr.open_group(str(out / "masks.zarr"), mode="r")
+    assert g.attrs["complete"] is True and g.attrs["frames_written"] == 24
+    assert g["masks"].shape == (24, 1, 120, 160)
+    assert g.attrs["engine"]["name"] == "classic"
+    assert g.attrs["config"]["model"]["name"] == "classic"
+    assert g.attrs["source"]["width"] == 160 and g.attrs["source"]["fps"] == 24
+    assert g.attrs["objects"][0]["prompts"][0]["points"] == [[22.0, 60.0]]
+    with av.open(str(out / "overlay.mp4")) as c:
+        assert c.streams.video[0].frames == 24
+        assert [s.type for s in c.streams] == ["video", "audio"]
+    r = streamseg("info", out)
+    assert r.returncode == 0 and "24 written, complete: true" in r.stdout
+    r = streamseg("export", out, "--format", "png")
+    assert r.returncode == 0 and "wrote 24 PNG files" in r.stdout
+    from PIL import Image
+
+    first = Image.open(out / "png" / "00000.png")
+    assert first.mode == "P"
+    assert np.array_equal(np.array(first) == 1, g["masks"][0, 0])
+
+
+def test_progress_and_default_out(tmp_path):
+    path = tmp_path / "clip.mp4"
+    disc_video(path, n=12)
+    r = streamseg("run", path, "--prompt", "22,60", "--model", "classic")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "clip.streamseg" / "masks.zarr").is_dir()
+    assert "frame/s" in r.stderr and "wrote 12 frames" in r.stderr
+    again = streamseg("run", path, "--prompt", "22,60", "--model", "classic")
+    assert again.returncode == 4 and "--overwrite" in again.stderr
+    assert (
+        streamseg(
+            "run",
+            path,
+            "--prompt",
+            "22,60",
+            "--model",
+            "classic",
+            "--overwrite",
+            "--max-frames",
+            "5",
+        ).returncode
+        == 0
+    )
+    g = zarr.open_group(str(tmp_path / "clip.streamseg" / "masks.zarr"), mode="r")
+    assert g.attrs["frames_written"] == 5
+
+
+def test_auto_says_it_uses_classic(tmp_path, clip):
+    r = streamseg("run", clip[0], "--prompt", "22,60", "--out", tmp_path / "o", "-q")
+    assert r.returncode == 0
+    assert "classic" in r.stderr
+    g = zarr.open_group(str(tmp_path / "o" / "masks.zarr"), mode="r")
+    assert g.attrs["engine"]["requested"] == "auto" and g.attrs["engine"]["name"] == "classic"
+    assert "reason" in g.attrs["engine"]
+
+
+def test_mask_prompt_multiple_objects_and_set(tmp_path, clip):
+    from PIL import Image
+
+    path, masks = clip
+    labels = masks[0].astype(np.uint8)  # object 1: the disc
+    labels[100:115, 130:155] = 2  # object 2: a patch of background
+    Image.fromarray(labels, mode="L").save(tmp_path / "m.png")
+    r = streamseg(
+        "run",
+        path,
+        "--mask",
+        tmp_path / "m.png",
+        "--prompt",
+        "80,20",
+        "--out",
+        tmp_path / "o",
+        "--model",
+        "classic",
+        "-q",
+        "--set",
+        "output.overlay=false",
+    )
+    assert r.returncode == 0, r.stderr
+    assert not (tmp_path / "o" / "overlay.mp4").exists()
+    g = zarr.open_group(str(tmp_path / "o" / "masks.zarr"), mode="r")
+    assert [o["id"] for o in g.attrs["objects"]] == [1, 2, 3]
+    assert g["masks"].shape == (24, 3, 120, 160)
+    assert iou(g["masks"][0, 0], masks[0]) > 0.95  # a given mask is kept as given
+
+
+def one_line_error(r, code, text):
+    assert r.returncode == code, (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("streamseg: error:"), r.stderr
+    assert "Traceback" not in r.stderr
+    assert text in lines[0]
+
+
+def test_error_cases(tmp_path, clip):
+    path, _ = clip
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("not a video")
+    audio = tmp_path / "audio.m4a"
+    with av.open(str(audio), "w") as c:
+        s = c.add_stream("aac", rate=48000)
+        f = av.AudioFrame.from_ndarray(
+            np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
+        )
+        f.sample_rate = 48000
+        for p in [*s.encode(f), *s.encode()]:
+            c.mux(p)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    common = ["--model", "classic", "-q"]
+    cases = [
+        (["run", tmp_path / "missing.mp4", "--prompt", "1,1"], 3, "no such file"),
+        (["run", notes, "--prompt", "1,1"], 3, "as video"),
+        (["run", audio, "--prompt", "1,1"], 3, "no video stream"),
+        (
+            ["run", path, "--prompt", "1,1", "--start", "60", "--out", tmp_path / "z"],
+            3,
+            "no frame could be decoded",
+        ),
+        (["run", path, "--prompt", "1,1", "--out", blocker / "sub"], 4, "cannot write"),
+        (["run", path, "--prompt", "500,10"], 2, "outside the 160x120 frame"),
+        (["run", path, "--prompt", "10;x"], 2, "malformed --prompt"),
+        (["run", path, "--prompt", "10,10", "--model", "sam-vit-q"], 5, "unknown model"),
+        (["run", path, "--prompt", "10,10", "--set", "classic.nope=1"], 2, "unknown config"),
+        (["run", path], 2, "no prompt given"),
+        (["run", path, "--prompt", "1,1", "--frobnicate"], 2, "No such option"),
+        (["info", tmp_path], 3, "no masks.zarr"),
+    ]
+    for args, code, text in cases:
+        extra = common if args[0] == "run" else []  # options go first: a case may override
+        one_line_error(streamseg(args[0], *extra, *args[1:]), code, text)
+    assert not (tmp_path / "z").exists()  # nothing decoded: no empty output left behind
+
+
+def test_truncated_video_gives_valid_partial_output(tmp_path):
+    images, _ = disc_clip(48)
+    data = encode(tmp_path / "clip.ts", images, fmt="mpegts").read_bytes()
+    (tmp_path / "cut.ts").write_bytes(data[: len(data) // 2])
+    r = streamseg(
+        "run",
+        tmp_path / "cut.ts",
+        "--prompt",
+        "22,60",
+        "--model",
+        "classic",
+        "--out",
+        tmp_path / "o",
+        "-q",
+    )
+    assert r.returncode == 0, r.stderr
+    g = zarr.open_group(str(tmp_path / "o" / "masks.zarr"), mode="r")
+    n = g.attrs["frames_written"]
+    assert 5 < n < 48 and g["masks"].shape[0] == n and g.attrs["complete"] is True
+    with av.open(str(tmp_path / "o" / "overlay.mp4")) as c:
+        assert sum(1 for _ in c.decode(video=0)) == n
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_finalizes_outputs(tmp_path, sig):
+    path = tmp_path / "long.mp4"
+    disc_video(path, n=600, width=320, height=240)
+    out = tmp_path / "o"
+    proc = subprocess.Popen(
+        [
+            *CLI,
+            "run",
+            str(path),
+            "--prompt",
+            "40,120",
+            "--out",
+            str(out),
+            "--model",
+            "classic",
+            "-q",
+            "--set",
+            "output.chunk_frames=4",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until frames are being written
+        try:
+            if zarr.open_group(str(out / "masks.zarr"), mode="r").attrs["frames_written"] >= 8:
+                break
+        except Exception:  # noqa: BLE001 - not created yet
+            pass
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    g = zarr.open_group(str(out / "masks.zarr"), mode="r")
+    n = g.attrs["frames_written"]
+    assert g.attrs["complete"] is False and 8 <= n < 600
+    assert g["masks"].shape[0] == n and g["time"].shape == (n,)
+    assert np.all(np.diff(g["time"][:]) > 0)
+    with av.open(str(out / "overlay.mp4")) as c:  # finalized: playable to its end
+        assert abs(sum(1 for _ in c.decode(video=0)) - n) <= 16  # queued frames may add
+
+
+def test_help_is_fast():
+    start = time.monotonic()
+    r = subprocess.run(
+        [sys.executable, "-c", "from streamseg.cli import main; main()", "--help"],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0 and "run" in r.stdout
+    assert time.monotonic() - start < 2.0
+    modules = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from streamseg import cli; "
+            "print(' '.join(m for m in ('torch', 'cv2', 'av', 'zarr') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert modules.stdout.strip() == ""  # nothing heavy at import time

@@ -1,0 +1,51 @@
+import pytest
+
+from streamseg.config import as_dict, load_config
+from streamseg.errors import UsageError
+
+
+def test_defaults_yaml_and_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("output:\n  crf: 30\nsource:\n  max_frames: 5\n")
+    config = load_config(
+        path,
+        [
+            "output.alpha=0.25",
+            "source.max_frames=null",
+            "model.name=classic",
+            "output.overlay=false",
+        ],
+    )
+    assert config.output.crf == 30
+    assert config.output.alpha == 0.25
+    assert config.source.max_frames is None
+    assert config.model.name == "classic"
+    assert config.output.overlay is False
+    assert as_dict(config)["output"]["crf"] == 30
+
+
+def test_int_given_for_float_is_accepted():
+    assert load_config(None, ["output.alpha=1"]).output.alpha == 1.0
+
+
+@pytest.mark.parametrize(
+    "item, message",
+    [
+        ("nosuch.key=1", "unknown config section 'nosuch'"),
+        ("output.nosuch=1", "unknown config key 'nosuch' in 'output.nosuch'; output has"),
+        ("output=1", "whole section"),
+        ("output.crf=high", "bad value 'high' for output.crf"),
+        ("output.overlay=3", "bad value 3 for output.overlay"),
+        ("output.crf", "expected section.key=value"),
+    ],
+)
+def test_bad_overrides(item, message):
+    with pytest.raises(UsageError, match=message):
+        load_config(None, [item])
+
+
+def test_config_files_in_repo_load():
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).parents[1] / "configs").glob("*.yaml")):
+        load_config(path)
