@@ -111,6 +111,25 @@ def cli() -> None:
 @click.option("--max-frames", type=int, default=None, help="Stop after this many frames.")
 @click.option("--fps", type=float, default=None, help="Frame rate of an image folder/pattern.")
 @click.option("--format", "fmt", default=None, help="Force FFmpeg's input format (e.g. mpegts).")
+@click.option(
+    "--input-option",
+    "input_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="FFmpeg input option, e.g. video_size=640x480, framerate=30. Repeatable.",
+)
+@click.option(
+    "--live/--no-live",
+    default=None,
+    help="Drop stale frames to keep latency bounded [default: on for devices, stdin, URLs].",
+)
+@click.option("--reconnect", is_flag=True, help="Reopen a network stream that drops.")
+@click.option(
+    "--video-out",
+    default=None,
+    metavar="PATH|-",
+    help="Write the overlay video here instead of OUT/overlay.mp4; - streams MPEG-TS to stdout.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or info messages.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 def run(
@@ -129,6 +148,10 @@ def run(
     max_frames: int | None,
     fps: float | None,
     fmt: str | None,
+    input_options: tuple[str, ...],
+    live: bool | None,
+    reconnect: bool,
+    video_out: str | None,
     quiet: bool,
     debug: bool,
 ) -> None:
@@ -139,24 +162,29 @@ def run(
     _setup_logging(quiet, debug)
 
     def job() -> None:
-        from streamseg.config import load_config
+        from streamseg.config import load_config, set_value
         from streamseg.pipeline import run as run_pipeline
 
         config = load_config(config_path, overrides)
-        for key, value in (
-            ("model.name", model),
-            ("model.device", device),
-            ("source.start", start),
-            ("source.max_frames", max_frames),
-            ("source.fps", fps),
-            ("source.format", fmt),
-        ):
+        flags = {
+            "model.name": model,
+            "model.device": device,
+            "source.start": start,
+            "source.max_frames": max_frames,
+            "source.fps": fps,
+            "source.format": fmt,
+            "source.live": live,
+            "source.reconnect": reconnect or None,
+            "output.video_out": video_out,
+        }
+        for key, value in flags.items():
             if value is not None:
-                section, name = key.split(".")
-                setattr(getattr(config, section), name, value)
+                set_value(config, key, value)
+        config.source.options.update(_key_values(input_options, "--input-option"))
         prompts = _gather_prompts(prompt_texts, boxes, mask_path, prompts_file)
         target = out or default_out(source)
         summary = run_pipeline(source, prompts, target, config, overwrite=overwrite, quiet=quiet)
+        stats = summary.stats.as_dict()
         log.info(
             "wrote %d frames to %s in %.1f s (%.1f frames/s)",
             summary.frames,
@@ -164,8 +192,28 @@ def run(
             summary.seconds,
             summary.frames / max(summary.seconds, 1e-9),
         )
+        if stats["dropped"] or config.source.live:
+            log.info(
+                "latency p50 %.0f ms, p95 %.0f ms; %d stale frames dropped (%.1f%%)",
+                1000 * (stats["latency_p50"] or 0),
+                1000 * (stats["latency_p95"] or 0),
+                stats["dropped"],
+                100 * stats["drop_rate"],
+            )
 
     _guarded(job, debug)
+
+
+def _key_values(items: tuple[str, ...], flag: str) -> dict[str, str]:
+    from streamseg.errors import UsageError
+
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"malformed {flag} {item!r}: expected KEY=VALUE, e.g. framerate=30")
+        pairs[key] = value
+    return pairs
 
 
 def _gather_prompts(
@@ -287,6 +335,7 @@ def main() -> None:
         click.echo("streamseg: interrupted", err=True)
         sys.exit(130)
     except click.ClickException as error:
-        hint = f" (see '{error.ctx.command_path} --help')" if getattr(error, "ctx", None) else ""
+        ctx = getattr(error, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx else ""
         click.echo(f"streamseg: error: {error.format_message()}{hint}", err=True)
         sys.exit(error.exit_code)

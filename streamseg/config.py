@@ -45,7 +45,8 @@ class OutputConfig:
     overlay: write overlay.mp4. alpha: mask fill opacity in the overlay. crf,
     preset: libx264 quality and speed. audio: copy the source's audio.
     chunk_frames: frames per Zarr mask chunk (and per write). queue_size: results
-    waiting for each sink before the model waits (bounds memory).
+    waiting for each sink before the model waits (bounds memory). video_out: where
+    the overlay goes instead of OUT/overlay.mp4; "-" streams MPEG-TS to stdout.
     """
 
     overlay: bool = True
@@ -55,6 +56,7 @@ class OutputConfig:
     audio: bool = True
     chunk_frames: int = 16
     queue_size: int = 16
+    video_out: str | None = None
 
 
 @dataclass

@@ -8,6 +8,7 @@ as sinks, progress on stderr, and every output finalized however the run ends.
 from __future__ import annotations
 
 import logging
+import queue
 import shutil
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,6 +23,7 @@ from streamseg.errors import OutputError
 from streamseg.io.source import Source, open_source
 from streamseg.io.threads import Prefetch, ThreadedSink
 from streamseg.prompts import parse_prompt, validate
+from streamseg.stats import RunStats
 from streamseg.track.tracker import Tracker
 from streamseg.types import FrameResult, Prompt
 
@@ -58,17 +60,71 @@ def segment(
     yield from _results(src, engine, tracker, config)
 
 
-def _results(src: Source, engine: Any, tracker: Tracker, config: Config) -> Iterator[FrameResult]:
-    """Decode ahead in a thread; embed in batches; track frame by frame. Closes ``src``."""
-    frames = Prefetch(src.frames(), config.source.queue_size, name="decode")
+def _results(
+    src: Source,
+    engine: Any,
+    tracker: Tracker,
+    config: Config,
+    stats: RunStats | None = None,
+    controls: Controls | None = None,
+) -> Iterator[FrameResult]:
+    """Decode ahead in a thread; embed in batches; track frame by frame. Closes ``src``.
+
+    Live sources drop stale frames instead of queueing them (counted in ``stats``)
+    and run one frame at a time, so latency stays bounded.
+    """
+    stats = stats or RunStats()
+    live = src.info.live
+    frames = Prefetch(
+        src.frames(),
+        config.source.live_queue if live else config.source.queue_size,
+        name="decode",
+        drop_stale=live,
+        on_drop=stats.add_dropped,
+    )
+    batch_size = 1 if live else max(1, config.model.batch_size)
     try:
-        for batch in _batches(frames, max(1, config.model.batch_size)):
+        for batch in _batches(frames, batch_size):
             embeddings = engine.embed([f.image for f in batch])
             for frame, embedding in zip(batch, embeddings, strict=True):
-                yield tracker.step(frame, embedding)
+                if controls is not None:
+                    controls.apply(tracker, frame.index)
+                result = tracker.step(frame, embedding)
+                result.latency = time.monotonic() - frame.arrival
+                stats.frame_done(frame.index, result.latency)
+                yield result
     finally:
         if frames.close():
             src.close()
+
+
+class Controls:
+    """Prompts and removals asked for while a stream runs (the preview), thread-safe.
+
+    They are applied between frames, on the pipeline's own thread, so the tracker
+    needs no locks. A prompt for a frame already past applies to the next frame.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+
+    def add_prompt(self, prompt: Prompt) -> None:
+        self._queue.put(("prompt", prompt))
+
+    def remove(self, object_id: int) -> None:
+        self._queue.put(("remove", object_id))
+
+    def apply(self, tracker: Tracker, frame_index: int) -> None:
+        while True:
+            try:
+                kind, value = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "prompt":
+                value.frame = max(value.frame, frame_index)
+                tracker.add_prompts([value])
+            else:
+                tracker.remove_object(value)
 
 
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -89,6 +145,7 @@ class RunSummary:
     complete: bool
     seconds: float
     engine: dict[str, Any]
+    stats: RunStats
 
 
 def prepare_output(out: Path, overwrite: bool) -> None:
@@ -147,7 +204,9 @@ def run(
         raise
     tracker = Tracker(engine, config.tracker)
     tracker.add_prompts(prompts)
-    objects = {p.object_id: {"name": p.name, "prompts": []} for p in prompts}
+    objects: dict[int, dict[str, Any]] = {
+        p.object_id: {"name": p.name, "prompts": []} for p in prompts
+    }
     for p in prompts:
         objects[p.object_id]["prompts"].append(p.describe())
     attrs = {
@@ -162,13 +221,14 @@ def run(
     if config.source.max_frames is not None:
         total = min(total or config.source.max_frames, config.source.max_frames)
     sinks: list[ThreadedSink] = []
+    stats = RunStats()
     frames, complete, started = 0, False, time.monotonic()
     bar = tqdm(total=total, unit="frame", disable=quiet, dynamic_ncols=True, leave=False)
     try:
-        for result in _results(src, engine, tracker, config):
+        for result in _results(src, engine, tracker, config, stats):
             if not sinks:  # opened on the first frame, once the source's details are known
                 attrs["source"] = src.info.as_dict()
-                sinks = _open_sinks(out, src, attrs, objects, config)
+                sinks = _open_sinks(out, src, attrs, objects, config, stats)
             for sink in sinks:
                 sink.write(result)
             frames += 1
@@ -179,11 +239,11 @@ def run(
         _close_all(sinks, complete)
         if not sinks and not any(out.iterdir()):
             out.rmdir()  # nothing was decoded: leave no empty folder behind
-    return RunSummary(out, frames, complete, time.monotonic() - started, engine_meta)
+    return RunSummary(out, frames, complete, time.monotonic() - started, engine_meta, stats)
 
 
 def _open_sinks(
-    out: Path, src: Source, attrs: dict, objects: dict, config: Config
+    out: Path, src: Source, attrs: dict, objects: dict, config: Config, stats: RunStats
 ) -> list[ThreadedSink]:
     from streamseg.io.video_sink import VideoSink
     from streamseg.io.zarr_sink import ZarrSink
@@ -192,13 +252,15 @@ def _open_sinks(
     o = config.output
     sinks = [
         ThreadedSink(
-            ZarrSink(out / "masks.zarr", attrs, objects, o.chunk_frames), o.queue_size, name="zarr"
+            ZarrSink(out / "masks.zarr", attrs, objects, o.chunk_frames, stats.as_dict),
+            o.queue_size,
+            name="zarr",
         )
     ]
     if o.overlay:
         audio = src.info.uri if o.audio and src.info.has_audio and src.info.kind == "file" else None
         video = VideoSink(
-            out / "overlay.mp4",
+            o.video_out or out / "overlay.mp4",
             src.info,
             lambda r: draw_overlay(r, o.alpha),
             crf=o.crf,

@@ -58,7 +58,7 @@ def parse_prompt(text: str, object_id: int) -> Prompt:
         object_id,
         0,
         np.array(points, np.float32).reshape(-1, 2),
-        labels,
+        np.array(labels),
         box=np.array(box, np.float32) if box is not None else None,
     )
 
@@ -82,9 +82,9 @@ def read_mask_png(path: str | Path) -> np.ndarray:
     if not path.exists():
         raise SourceNotFoundError(f"no such mask file: {path}; check the path")
     try:
-        image = Image.open(path)
-        if image.mode not in ("P", "L", "1"):
-            image = image.convert("L")  # e.g. mode LA in DAVIS: keep the grey values
+        opened = Image.open(path)
+        # e.g. mode LA in DAVIS: keep the grey values
+        image = opened if opened.mode in ("P", "L", "1") else opened.convert("L")
         labels = np.array(image, np.uint8)
     except OSError as error:
         raise UsageError(f"cannot read the mask {path} ({error}); give a PNG") from error
@@ -153,7 +153,7 @@ def _entry(entry: Any, position: int, path: Path) -> Prompt:
             object_id,
             frame,
             np.concatenate([pos, neg]),
-            [1] * len(pos) + [0] * len(neg),
+            np.array([1] * len(pos) + [0] * len(neg)),
             box=box,
             mask=mask,
             name=entry.get("name"),

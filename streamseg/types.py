@@ -99,6 +99,7 @@ class FrameResult:
     object_ids: N ids, in the order of the arrays. masks: (N, H, W) bool.
     scores: (N,) float32 in [0, 1]. boxes: (N, 4) float32 x0, y0, x1, y1 (zeros
     where absent). present: (N,) bool, False when the object is not in view.
+    latency: seconds from the frame's arrival (Frame.arrival) to this result.
     """
 
     frame: Frame
@@ -107,6 +108,7 @@ class FrameResult:
     scores: np.ndarray
     boxes: np.ndarray
     present: np.ndarray
+    latency: float = 0.0
 
     def __post_init__(self) -> None:
         n = len(self.object_ids)

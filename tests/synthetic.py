@@ -107,3 +107,41 @@ def disc_video(
 def iou(a: np.ndarray, b: np.ndarray) -> float:
     union = np.logical_or(a, b).sum()
     return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def stream_chunks(frames: list[np.ndarray], fps: int = 30, fmt: str = "mpegts") -> list[bytes]:
+    """Encode frames as a live stream: one chunk of container bytes per frame, in order.
+
+    x264 runs with zerolatency so each frame's packet is out before the next frame,
+    which lets a writer pace the chunks at ``fps`` like a camera would.
+    """
+    import io
+
+    buffer = io.BytesIO()
+    chunks, start = [], 0
+    height, width = frames[0].shape[:2]
+    with av.open(buffer, "w", format=fmt) as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"tune": "zerolatency", "preset": "ultrafast"}
+        for image in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+            chunks.append(buffer.getvalue()[start:])
+            start = len(buffer.getvalue())
+        for packet in stream.encode():
+            container.mux(packet)
+    chunks.append(buffer.getvalue()[start:])
+    return chunks
+
+
+def pace(write, chunks: list[bytes], fps: float) -> None:
+    """Call ``write(chunk)`` for each chunk at ``fps`` chunks per second (a live camera)."""
+    import time
+
+    start = time.monotonic()
+    for i, chunk in enumerate(chunks):
+        delay = start + i / fps - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        write(chunk)

@@ -207,7 +207,7 @@ def test_interrupt_finalizes_outputs(tmp_path, sig):
         ],
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"},
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait until frames are being written
@@ -218,7 +218,11 @@ def test_interrupt_finalizes_outputs(tmp_path, sig):
             pass
         time.sleep(0.05)
     proc.send_signal(sig)
-    _, stderr = proc.communicate(timeout=60)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+        pytest.fail(f"no exit after {sig!r}:\n{proc.communicate()[1]}")
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     g = zarr.open_group(str(out / "masks.zarr"), mode="r")
@@ -250,3 +254,85 @@ def test_help_is_fast():
         text=True,
     )
     assert modules.stdout.strip() == ""  # nothing heavy at import time
+
+
+def test_stdin_pipe(tmp_path):
+    images, masks = disc_clip(12)
+    data = encode(tmp_path / "clip.ts", images, fmt="mpegts").read_bytes()
+    r = subprocess.run(
+        [
+            *CLI,
+            "run",
+            "-",
+            "--no-live",
+            "--prompt",
+            "22,60",
+            "--model",
+            "classic",
+            "-q",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        input=data,
+        capture_output=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    g = zarr.open_group(str(tmp_path / "o" / "masks.zarr"), mode="r")
+    assert g.attrs["frames_written"] == 12 and g.attrs["source"]["kind"] == "stdin"
+
+
+def test_http_url(tmp_path, clip):
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(clip[0].parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/{clip[0].name}"
+        r = streamseg(
+            "run",
+            url,
+            "--no-live",
+            "--prompt",
+            "22,60",
+            "--model",
+            "classic",
+            "-q",
+            "--out",
+            tmp_path / "o",
+        )
+    finally:
+        server.shutdown()
+    assert r.returncode == 0, r.stderr
+    g = zarr.open_group(str(tmp_path / "o" / "masks.zarr"), mode="r")
+    assert g.attrs["frames_written"] == 24 and g.attrs["source"]["kind"] == "url"
+
+
+def test_image_folder_source(tmp_path):
+    import cv2
+
+    images, _ = disc_clip(6)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i, image in enumerate(images):
+        cv2.imwrite(str(frames / f"{i:05d}.jpg"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    for spec in (frames, frames / "%05d.jpg"):
+        r = streamseg(
+            "run",
+            spec,
+            "--prompt",
+            "22,60",
+            "--model",
+            "classic",
+            "-q",
+            "--fps",
+            "12",
+            "--overwrite",
+        )
+        assert r.returncode == 0, r.stderr
+    g = zarr.open_group(str(tmp_path / "frames.streamseg" / "masks.zarr"), mode="r")
+    assert g.attrs["frames_written"] == 6
+    assert np.allclose(g["time"][:], np.arange(6) / 12)

@@ -11,10 +11,9 @@ from __future__ import annotations
 import logging
 import os
 import re
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,21 +45,33 @@ class SourceConfig:
     start: seconds to skip at the beginning. max_frames: stop after this many
     frames (None: all). fps: frame rate given to image folders and patterns.
     format: force FFmpeg's container format (e.g. "mpegts", "v4l2"); None probes.
-    queue_size: frames decoded ahead of the model.
+    options: FFmpeg input options (video_size, framerate, input_format...).
+    queue_size: frames decoded ahead of the model (files: never dropped).
+    live: keep latency bounded by dropping stale frames when processing falls
+    behind; None means on for devices, stdin and network streams, off for files.
+    live_queue: frames a live source keeps waiting (the newest ones).
+    reconnect: reopen a network stream that fails or ends, with backoff.
+    reconnect_tries: attempts before giving up (then the run ends normally).
     """
 
     start: float = 0.0
     max_frames: int | None = None
     fps: float = 24.0
     format: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
     queue_size: int = 8
+    live: bool | None = None
+    live_queue: int = 1
+    reconnect: bool = False
+    reconnect_tries: int = 5
 
 
 @dataclass
 class SourceInfo:
     """What is known about a source before its first frame.
 
-    kind: "file", "url", "stdin" or "images". rate and time_base are fractions
+    kind: "file", "url", "stdin", "device" or "images"; live: frames arrive in real
+    time (devices, stdin, network), so stale ones may be dropped. rate and time_base are fractions
     written as strings ("30000/1001"); frames is the expected count (None when
     unknown: live sources, some containers).
     """
@@ -75,6 +86,7 @@ class SourceInfo:
     duration: float | None
     rotation: int
     has_audio: bool
+    live: bool = False
 
     @property
     def fps(self) -> float | None:
@@ -92,10 +104,25 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
+DEVICE_FORMATS = {
+    "v4l2",
+    "video4linux2",
+    "avfoundation",
+    "dshow",
+    "gdigrab",
+    "x11grab",
+    "lavfi",
+    "decklink",
+    "kmsgrab",
+}
+
+
 def open_source(spec: str, config: SourceConfig | None = None) -> Source:
-    """Open ``spec``: a video path, URL, ``-`` (stdin), image folder or ``%d`` pattern."""
+    """Open ``spec``: a video path, URL, ``-`` (stdin), device, image folder or ``%d`` pattern."""
     config = config or SourceConfig()
-    if spec == "-" or spec.startswith(URL_SCHEMES):
+    if spec.startswith("/dev/video") and config.format is None:
+        config.format = "v4l2"
+    if spec == "-" or spec.startswith(URL_SCHEMES) or config.format in DEVICE_FORMATS:
         return PyAVSource(spec, config)
     path = Path(spec)
     if path.is_dir() or re.search(r"%0?\d*d", spec):
@@ -132,11 +159,18 @@ class PyAVSource:
     def __init__(self, spec: str, config: SourceConfig) -> None:
         import av
 
-        self.config = config
-        kind = "stdin" if spec == "-" else "url" if spec.startswith(URL_SCHEMES) else "file"
-        target: Any = sys.stdin.buffer if spec == "-" else spec
+        self.config, self.spec = config, spec
+        kind = (
+            "stdin"
+            if spec == "-"
+            else "url"
+            if spec.startswith(URL_SCHEMES) and not spec.startswith("file://")
+            else "device"
+            if config.format in DEVICE_FORMATS
+            else "file"
+        )
         try:
-            self.container = av.open(target, format=config.format, metadata_errors="ignore")
+            self.container = self._open()
         except FileNotFoundError as error:
             raise SourceNotFoundError(f"no such file: {spec}; check the path") from error
         except (av.error.FFmpegError, ValueError) as error:
@@ -171,13 +205,72 @@ class PyAVSource:
             duration=duration,
             rotation=0,
             has_audio=bool(self.container.streams.audio),
+            live=kind != "file" if config.live is None else config.live,
         )
         if not ctx.width or not ctx.height:
             self.container.close()
             raise SourceError(f"{spec}: the video stream has no frame size; is the file complete?")
 
+    def _open(self) -> Any:
+        import av
+
+        # FFmpeg's own pipe reader returns what has arrived; a Python file object would
+        # block until its 32 KiB buffer is full, delivering a live stream in bursts.
+        target = "pipe:0" if self.spec == "-" else self.spec
+        options = dict(self.config.options)
+        network = self.spec.startswith(URL_SCHEMES) and not self.spec.startswith("file://")
+        if self.spec.startswith(("rtsp://", "rtsps://")):
+            options.setdefault("rtsp_transport", "tcp")  # UDP loses packets on busy networks
+        if self.spec == "-" or network or self.config.format in DEVICE_FORMATS:
+            # FFmpeg probes up to 5 s of input before the first frame by default: on a live
+            # stream that is 5 s of latency. Half a second finds the streams just as well.
+            options.setdefault("analyzeduration", "500000")
+            options.setdefault("probesize", "500000")
+        return av.open(
+            target,
+            format=self.config.format,
+            options=options,
+            metadata_errors="ignore",
+            timeout=10.0 if network else None,
+        )
+
     def frames(self) -> Iterator[Frame]:
+        if self.info.kind == "url" and self.config.reconnect:
+            return _limit(self._reconnecting(), self.config)
         return _limit(self._decode(), self.config)
+
+    def _reconnecting(self) -> Iterator[Frame]:
+        """Decode; when the stream fails or ends, reopen it after 1, 2, 4... s.
+
+        Frames are renumbered consecutively by ``_limit``; timestamps are the stream's.
+        """
+        import av
+
+        tries = 0
+        while True:
+            try:
+                for frame in self._decode():
+                    tries = 0
+                    yield frame
+                log.warning("%s: stream ended; reconnecting", self.info.uri)
+            except (av.error.FFmpegError, OSError) as error:
+                log.warning("%s: stream failed (%s); reconnecting", self.info.uri, error)
+            tries += 1
+            if tries > self.config.reconnect_tries:
+                log.warning(
+                    "%s: gave up after %d reconnection attempts",
+                    self.info.uri,
+                    self.config.reconnect_tries,
+                )
+                return
+            time.sleep(min(2 ** (tries - 1), 30))
+            try:
+                self.container.close()
+                self.container = self._open()
+                self.stream = self.container.streams.video[0]
+                self.stream.thread_type = "AUTO"
+            except (av.error.FFmpegError, OSError, IndexError) as error:
+                log.warning("%s: reconnection failed (%s)", self.info.uri, error)
 
     def _decode(self) -> Iterator[Frame]:
         import av

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 _END = object()
@@ -27,23 +27,50 @@ class Prefetch:
     """Iterate ``source`` in a daemon thread, at most ``maxsize`` items ahead.
 
     Iterating a Prefetch yields the source's items in order, then stops; an
-    exception raised by the source is re-raised here. ``close()`` stops the thread
-    early (the source's own ``close`` is the caller's business).
+    exception raised by the source is re-raised here. With ``drop_stale`` (live
+    sources) the thread never waits: when the queue is full the oldest item is
+    dropped (``on_drop`` is called), so the consumer always gets recent items.
+    ``close()`` stops the thread early (the source's own ``close`` is the caller's).
     """
 
-    def __init__(self, source: Iterator[Any], maxsize: int = 8, name: str = "prefetch") -> None:
+    def __init__(
+        self,
+        source: Iterator[Any],
+        maxsize: int = 8,
+        name: str = "prefetch",
+        drop_stale: bool = False,
+        on_drop: Callable[[], None] | None = None,
+    ) -> None:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize)
         self._stop = threading.Event()
+        self._drop_stale, self._on_drop = drop_stale, on_drop
         self._thread = threading.Thread(target=self._run, args=(source,), name=name, daemon=True)
         self._thread.start()
 
     def _put(self, item: Any) -> bool:
+        if self._drop_stale and not isinstance(item, _Failure) and item is not _END:
+            return self._put_newest(item)
         while not self._stop.is_set():
             try:
                 self._queue.put(item, timeout=_POLL)
                 return True
             except queue.Full:
                 continue
+        return False
+
+    def _put_newest(self, item: Any) -> bool:
+        """Live mode: never wait; when the consumer is behind, the oldest item is dropped."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put_nowait(item)
+                return True
+            except queue.Full:
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    continue
+                if self._on_drop:
+                    self._on_drop()
         return False
 
     def _run(self, source: Iterator[Any]) -> None:

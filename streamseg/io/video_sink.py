@@ -10,6 +10,7 @@ piles up in memory.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -35,7 +36,7 @@ class VideoSink:
 
     def __init__(
         self,
-        path: Path,
+        path: Path | str,
         info: SourceInfo,
         draw: Callable[[FrameResult], np.ndarray],
         crf: int = 20,
@@ -56,7 +57,10 @@ class VideoSink:
     def _open(self, height: int, width: int) -> None:
         import av
 
-        self.container = av.open(str(self.path), "w", format="mp4")
+        if str(self.path) == "-":  # a stream on stdout for ffplay/ffmpeg; logs stay on stderr
+            self.container = av.open(sys.stdout.buffer, "w", format="mpegts")
+        else:
+            self.container = av.open(str(self.path), "w")
         rate = Fraction(self.info.rate) if self.info.rate else Fraction(25)
         stream = self.container.add_stream("libx264", rate=rate)
         stream.width, stream.height = width + width % 2, height + height % 2
@@ -64,6 +68,8 @@ class VideoSink:
         stream.codec_context.time_base = self.time_base
         stream.time_base = self.time_base
         stream.options = {"crf": str(self.crf), "preset": self.preset}
+        if self.info.live:
+            stream.options["tune"] = "zerolatency"  # no frame-reordering delay on live input
         self.stream = stream
         if self.audio_from:
             self.audio = _AudioCopy.open(self.audio_from, self.container, self.start)
@@ -132,7 +138,8 @@ class _AudioCopy:
         else:
             out_stream = container.add_stream_from_template(in_stream)
         if start > 0:
-            source.seek(int(start / in_stream.time_base), stream=in_stream, backward=True)
+            offset = int(start / Fraction(in_stream.time_base or Fraction(1, 48000)))
+            source.seek(offset, stream=in_stream, backward=True)
         return cls(source, in_stream, out_stream, transcode, start)
 
     def copy_until(self, seconds: float, container: Any, final: bool = False) -> None:

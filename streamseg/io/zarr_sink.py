@@ -3,7 +3,8 @@
 Layout (one group, ``OUT/masks.zarr``; T frames, N objects, H x W pixels):
   masks (T, N, H, W) bool, chunk (chunk_frames, 1, H, W), zstd-compressed;
   scores (T, N) float32; boxes (T, N, 4) float32; present (T, N) bool;
-  frame_index (T,) int64; pts (T,) int64 (-1 when unknown); time (T,) float64 s.
+  frame_index (T,) int64; pts (T,) int64 (-1 when unknown); time (T,) float64 s;
+  latency (T,) float32 s, from the frame's arrival to its result.
 Frames are buffered and written a chunk at a time; after each write the arrays
 are exactly ``frames_written`` long and the attributes say so, so a reader (or a
 crash) always sees a valid store. ``close(complete)`` writes the tail and sets
@@ -13,6 +14,7 @@ absent for it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ PER_FRAME = {  # name -> (dtype, trailing shape per object or None for per-frame
     "boxes": ("float32", (4,)),
     "present": ("bool", ()),
 }
-TIMING = {"frame_index": "int64", "pts": "int64", "time": "float64"}
+TIMING = {"frame_index": "int64", "pts": "int64", "time": "float64", "latency": "float32"}
 TIMING_CHUNK = 4096
 
 
@@ -33,7 +35,8 @@ class ZarrSink:
     """Write FrameResults to ``path`` (created; must not exist).
 
     attrs: the metadata to store (source, engine, config...); ``objects`` is
-    kept up to date from ``object_meta`` (id -> dict) as objects appear.
+    kept up to date from ``object_meta`` (id -> dict) as objects appear; ``stats``
+    (frames, drops, latency percentiles) is written from ``stats()`` at each flush.
     """
 
     def __init__(
@@ -42,6 +45,7 @@ class ZarrSink:
         attrs: dict[str, Any],
         object_meta: dict[int, dict],
         chunk_frames: int = 16,
+        stats: Callable[[], dict] | None = None,
     ) -> None:
         import zarr
 
@@ -50,6 +54,7 @@ class ZarrSink:
         self.attrs = dict(attrs)
         self.object_meta = object_meta
         self.chunk_frames = chunk_frames
+        self.stats = stats
         self.buffer: list[FrameResult] = []
         self.frames_written = 0
         self.object_ids: list[int] = []
@@ -119,15 +124,18 @@ class ZarrSink:
             [-1 if f.pts is None else f.pts for f in frames], np.int64
         )
         self.arrays["time"][t0:t1] = np.array([f.time for f in frames], np.float64)
+        self.arrays["latency"][t0:t1] = np.array([r.latency for r in self.buffer], np.float32)
         self.frames_written = t1
         self.buffer.clear()
         self._set_attrs(complete=False)
 
     def _set_attrs(self, complete: bool) -> None:
         objects = [{"id": i, **self.object_meta.get(i, {})} for i in self.object_ids]
+        stats = {"stats": self.stats()} if self.stats else {}
         self.group.attrs.put(
             {
                 **self.attrs,
+                **stats,
                 "objects": objects,
                 "frames_written": self.frames_written,
                 "complete": complete,

@@ -1,0 +1,5 @@
+"""`python -m streamseg` runs the command line."""
+
+from streamseg.cli import main
+
+main()
