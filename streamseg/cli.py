@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from streamseg import __version__
-from streamseg.errors import StreamsegError
+from streamseg.errors import StreamsegError, UsageError
 
 log = logging.getLogger("streamseg")
 MODEL_NAMES = ("auto", "classic", "sam-vit-b", "sam-vit-l", "sam-vit-h")
@@ -130,6 +130,12 @@ def cli() -> None:
     metavar="PATH|-",
     help="Write the overlay video here instead of OUT/overlay.mp4; - streams MPEG-TS to stdout.",
 )
+@click.option(
+    "--preview",
+    default=None,
+    metavar="[HOST:]PORT",
+    help="Serve a live preview page (127.0.0.1 unless HOST is given); click it to segment.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or info messages.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 def run(
@@ -152,6 +158,7 @@ def run(
     live: bool | None,
     reconnect: bool,
     video_out: str | None,
+    preview: str | None,
     quiet: bool,
     debug: bool,
 ) -> None:
@@ -176,12 +183,18 @@ def run(
             "source.live": live,
             "source.reconnect": reconnect or None,
             "output.video_out": video_out,
+            "output.preview": preview,
         }
         for key, value in flags.items():
             if value is not None:
                 set_value(config, key, value)
         config.source.options.update(_key_values(input_options, "--input-option"))
         prompts = _gather_prompts(prompt_texts, boxes, mask_path, prompts_file)
+        if not prompts and not preview:
+            raise UsageError(
+                "no prompt given; add --prompt X,Y (a point on the object), --box, --mask, "
+                "--prompts, or --preview PORT to click objects in the browser"
+            )
         target = out or default_out(source)
         summary = run_pipeline(source, prompts, target, config, overwrite=overwrite, quiet=quiet)
         stats = summary.stats.as_dict()
@@ -220,7 +233,6 @@ def _gather_prompts(
     texts: tuple[str, ...], boxes: tuple[str, ...], mask_path: str | None, prompts_file: str | None
 ) -> list[Any]:
     """All prompts; --prompt/--box objects are numbered after ids from --mask/--prompts."""
-    from streamseg.errors import UsageError
     from streamseg.prompts import load_prompts_file, masks_from_png, parse_box, parse_prompt
 
     prompts = []
@@ -234,10 +246,6 @@ def _gather_prompts(
     next_id += len(texts)
     for i, text in enumerate(boxes):
         prompts.append(parse_box(text, next_id + i))
-    if not prompts:
-        raise UsageError(
-            "no prompt given; add --prompt X,Y (a point on the object), --box, --mask or --prompts"
-        )
     return prompts
 
 

@@ -47,6 +47,7 @@ class OutputConfig:
     chunk_frames: frames per Zarr mask chunk (and per write). queue_size: results
     waiting for each sink before the model waits (bounds memory). video_out: where
     the overlay goes instead of OUT/overlay.mp4; "-" streams MPEG-TS to stdout.
+    preview: "[HOST:]PORT" to serve the live preview page (None: no preview).
     """
 
     overlay: bool = True
@@ -57,6 +58,7 @@ class OutputConfig:
     chunk_frames: int = 16
     queue_size: int = 16
     video_out: str | None = None
+    preview: str | None = None
 
 
 @dataclass

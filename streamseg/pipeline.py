@@ -8,7 +8,6 @@ as sinks, progress on stderr, and every output finalized however the run ends.
 from __future__ import annotations
 
 import logging
-import queue
 import shutil
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,6 +21,7 @@ from streamseg.engines import build_engine
 from streamseg.errors import OutputError
 from streamseg.io.source import Source, open_source
 from streamseg.io.threads import Prefetch, ThreadedSink
+from streamseg.live.controls import Controls, start_preview
 from streamseg.prompts import parse_prompt, validate
 from streamseg.stats import RunStats
 from streamseg.track.tracker import Tracker
@@ -98,35 +98,6 @@ def _results(
             src.close()
 
 
-class Controls:
-    """Prompts and removals asked for while a stream runs (the preview), thread-safe.
-
-    They are applied between frames, on the pipeline's own thread, so the tracker
-    needs no locks. A prompt for a frame already past applies to the next frame.
-    """
-
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-
-    def add_prompt(self, prompt: Prompt) -> None:
-        self._queue.put(("prompt", prompt))
-
-    def remove(self, object_id: int) -> None:
-        self._queue.put(("remove", object_id))
-
-    def apply(self, tracker: Tracker, frame_index: int) -> None:
-        while True:
-            try:
-                kind, value = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if kind == "prompt":
-                value.frame = max(value.frame, frame_index)
-                tracker.add_prompts([value])
-            else:
-                tracker.remove_object(value)
-
-
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     batch: list[Any] = []
     for item in items:
@@ -184,6 +155,37 @@ def run(
     Whatever ends the run (end of input, an error, Ctrl-C), every frame processed
     so far is on disk and both outputs are valid; the error is re-raised.
     """
+
+    controls = Controls()
+    objects: dict[int, dict[str, Any]] = {}
+    for p in prompts:
+        objects.setdefault(p.object_id, {"name": p.name, "prompts": []})
+        objects[p.object_id]["prompts"].append(p.describe())
+    stats = RunStats()
+    preview = None
+    if config.output.preview:  # up before the source opens: a live probe can take a while
+        preview = start_preview(config.output.preview, controls, objects, stats)
+    try:
+        return _run(
+            source, prompts, out, config, overwrite, quiet, controls, objects, stats, preview
+        )
+    finally:
+        if preview is not None:
+            preview.close()
+
+
+def _run(
+    source: str,
+    prompts: list[Prompt],
+    out: Path,
+    config: Config,
+    overwrite: bool,
+    quiet: bool,
+    controls: Controls,
+    objects: dict[int, dict[str, Any]],
+    stats: RunStats,
+    preview: Any,
+) -> RunSummary:
     from tqdm import tqdm
 
     from streamseg import __version__
@@ -204,11 +206,7 @@ def run(
         raise
     tracker = Tracker(engine, config.tracker)
     tracker.add_prompts(prompts)
-    objects: dict[int, dict[str, Any]] = {
-        p.object_id: {"name": p.name, "prompts": []} for p in prompts
-    }
-    for p in prompts:
-        objects[p.object_id]["prompts"].append(p.describe())
+    controls.tracker = tracker
     attrs = {
         "streamseg_version": __version__,
         "engine": engine_meta,
@@ -221,14 +219,13 @@ def run(
     if config.source.max_frames is not None:
         total = min(total or config.source.max_frames, config.source.max_frames)
     sinks: list[ThreadedSink] = []
-    stats = RunStats()
     frames, complete, started = 0, False, time.monotonic()
     bar = tqdm(total=total, unit="frame", disable=quiet, dynamic_ncols=True, leave=False)
     try:
-        for result in _results(src, engine, tracker, config, stats):
+        for result in _results(src, engine, tracker, config, stats, controls):
             if not sinks:  # opened on the first frame, once the source's details are known
                 attrs["source"] = src.info.as_dict()
-                sinks = _open_sinks(out, src, attrs, objects, config, stats)
+                sinks = _open_sinks(out, src, attrs, objects, config, stats, preview)
             for sink in sinks:
                 sink.write(result)
             frames += 1
@@ -243,7 +240,13 @@ def run(
 
 
 def _open_sinks(
-    out: Path, src: Source, attrs: dict, objects: dict, config: Config, stats: RunStats
+    out: Path,
+    src: Source,
+    attrs: dict,
+    objects: dict,
+    config: Config,
+    stats: RunStats,
+    preview: Any = None,
 ) -> list[ThreadedSink]:
     from streamseg.io.video_sink import VideoSink
     from streamseg.io.zarr_sink import ZarrSink
@@ -269,6 +272,10 @@ def _open_sinks(
             start=config.source.start,
         )
         sinks.append(ThreadedSink(video, o.queue_size, name="video"))
+    if preview is not None:
+        from streamseg.live import PreviewSink
+
+        sinks.append(ThreadedSink(PreviewSink(preview, o.alpha), 2, name="preview"))
     return sinks
 
 
