@@ -26,9 +26,10 @@ def test_click_in_browser_segments_the_object_in_the_output(tmp_path: Path) -> N
     chunks = stream_chunks(frames, fps=30)
     out = tmp_path / "o"
     proc = subprocess.Popen(
-        [*CLI, "run", "-", "--preview", "127.0.0.1:0", "--model", "classic", "--out",
-         str(out)],
-        stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=False,
+        [*CLI, "run", "-", "--preview", "127.0.0.1:0", "--model", "classic", "--out", str(out)],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=False,
     )
     log: list[str] = []
     url_seen = threading.Event()

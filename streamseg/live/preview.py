@@ -1,7 +1,7 @@
 """The live preview: a small local web server showing the overlay, where clicks become prompts.
 
 ``PreviewServer`` serves the page (``assets/``), the newest overlay frame as a JPEG
-long-poll, and a JSON API (see ``API.md`` beside this file):
+long-poll, and a JSON API (documented in the README, "HTTP API"):
 
   GET    /frame.jpg?after=N  the newest frame once it is newer than N (header
                              X-Frame-Index), or 204 after 10 s without one
