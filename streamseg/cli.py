@@ -12,6 +12,7 @@ import json
 import logging
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -167,10 +168,11 @@ def run(
     Writes OUT/masks.zarr (Zarr v3 masks, scores, boxes, timestamps) and OUT/overlay.mp4.
     """
     _setup_logging(quiet, debug)
+    stop = threading.Event()
 
     def job() -> None:
         from streamseg.config import load_config, set_value
-        from streamseg.pipeline import run as run_pipeline
+        from streamseg.job import run as run_job
 
         config = load_config(config_path, overrides)
         flags = {
@@ -196,7 +198,9 @@ def run(
                 "--prompts, or --preview PORT to click objects in the browser"
             )
         target = out or default_out(source)
-        summary = run_pipeline(source, prompts, target, config, overwrite=overwrite, quiet=quiet)
+        summary = run_job(
+            source, prompts, target, config, overwrite=overwrite, quiet=quiet, stop=stop
+        )
         stats = summary.stats.as_dict()
         log.info(
             "wrote %d frames to %s in %.1f s (%.1f frames/s)",
@@ -214,7 +218,7 @@ def run(
                 100 * stats["drop_rate"],
             )
 
-    _guarded(job, debug)
+    _guarded(job, debug, stop)
 
 
 def _key_values(items: tuple[str, ...], flag: str) -> dict[str, str]:
@@ -249,13 +253,20 @@ def _gather_prompts(
     return prompts
 
 
-def _guarded(job: Any, debug: bool) -> None:
-    """Run ``job``: StreamsegError -> one line + its exit code; Ctrl-C/SIGTERM -> 130."""
+def _guarded(job: Any, debug: bool, stop: threading.Event | None = None) -> None:
+    """Run ``job``: StreamsegError -> one line + its exit code; Ctrl-C/SIGTERM -> 130.
 
-    def on_sigterm(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+    With ``stop``, the first Ctrl-C or SIGTERM only sets it, and the pipeline stops
+    between frames (a KeyboardInterrupt raised inside a queue or a lock could leave
+    a stage thread waiting forever); a second one interrupts at once.
+    """
 
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    def on_signal(signum: int, frame: Any) -> None:
+        if stop is None or stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         job()
     except StreamsegError as error:
@@ -270,7 +281,8 @@ def _guarded(job: Any, debug: bool) -> None:
         )
         sys.exit(130)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @cli.command()

@@ -36,6 +36,10 @@ class OutputError(StreamsegError, OSError):
     exit_code = 4
 
 
+class Interrupted(KeyboardInterrupt):
+    """The run was asked to stop (Ctrl-C, SIGTERM); raised between frames, at a safe point."""
+
+
 class EngineError(StreamsegError, RuntimeError):
     """The segmentation engine cannot be built or run (unknown model, missing weights)."""
 

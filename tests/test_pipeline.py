@@ -8,7 +8,7 @@ import zarr
 from synthetic import iou
 
 import streamseg
-from streamseg import pipeline
+from streamseg import job
 from streamseg.config import Config
 from streamseg.engines.classic import ClassicEngine
 from streamseg.io.threads import Prefetch, ThreadedSink
@@ -42,10 +42,10 @@ def test_engine_failure_mid_run_keeps_a_valid_partial_store(tmp_path, clip, monk
     config = Config()
     config.output.chunk_frames = 8
     monkeypatch.setattr(
-        pipeline, "build_engine", lambda c: (FailingEngine(c.classic), {"name": "failing"})
+        job, "build_engine", lambda c: (FailingEngine(c.classic), {"name": "failing"})
     )
     with pytest.raises(RuntimeError, match="GPU on fire"):
-        pipeline.run(str(path), [Prompt(1, 0, mask=masks[0])], tmp_path / "o", config, quiet=True)
+        job.run(str(path), [Prompt(1, 0, mask=masks[0])], tmp_path / "o", config, quiet=True)
     g = zarr.open_group(str(tmp_path / "o" / "masks.zarr"), mode="r")
     assert g.attrs["complete"] is False
     assert g.attrs["frames_written"] == 19 == g["masks"].shape[0]  # every frame before it
@@ -64,7 +64,7 @@ def test_sink_failure_stops_the_run(tmp_path, clip, monkeypatch):
     config = Config()
     config.model.name = "classic"
     with pytest.raises(OSError, match="disk full"):
-        pipeline.run(str(path), [Prompt(1, 0, mask=masks[0])], tmp_path / "o", config, quiet=True)
+        job.run(str(path), [Prompt(1, 0, mask=masks[0])], tmp_path / "o", config, quiet=True)
     g = zarr.open_group(str(tmp_path / "o" / "masks.zarr"), mode="r")
     assert g.attrs["complete"] is False  # the Zarr store is still closed cleanly
 

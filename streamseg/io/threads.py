@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
+from streamseg.errors import Interrupted
+
 _END = object()
 _POLL = 0.1  # seconds between checks of the stop flag while a queue is full/empty
 
@@ -29,7 +31,8 @@ class Prefetch:
     Iterating a Prefetch yields the source's items in order, then stops; an
     exception raised by the source is re-raised here. With ``drop_stale`` (live
     sources) the thread never waits: when the queue is full the oldest item is
-    dropped (``on_drop`` is called), so the consumer always gets recent items.
+    dropped (``on_drop`` is called), so the consumer always gets recent items. When
+    ``stop`` is set while the consumer waits, iteration raises Interrupted.
     ``close()`` stops the thread early (the source's own ``close`` is the caller's).
     """
 
@@ -40,10 +43,12 @@ class Prefetch:
         name: str = "prefetch",
         drop_stale: bool = False,
         on_drop: Callable[[], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize)
         self._stop = threading.Event()
         self._drop_stale, self._on_drop = drop_stale, on_drop
+        self._interrupt = stop  # set by a signal handler: stop waiting, raise Interrupted
         self._thread = threading.Thread(target=self._run, args=(source,), name=name, daemon=True)
         self._thread.start()
 
@@ -85,7 +90,12 @@ class Prefetch:
 
     def __iter__(self) -> Iterator[Any]:
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=_POLL)
+            except queue.Empty:
+                if self._interrupt is not None and self._interrupt.is_set():
+                    raise Interrupted from None  # waiting on a quiet live source
+                continue
             if item is _END:
                 return
             if isinstance(item, _Failure):

@@ -1,0 +1,220 @@
+"""One `streamseg run`: the frame flow with its outputs, progress and live controls.
+
+``run`` opens the source, checks the prompts, prepares OUT, builds the engine and
+tracker, then writes every result to the sinks (masks.zarr, the overlay video, the
+preview) in their own threads. Whatever ends the run (end of input, an error in
+any stage, Ctrl-C or SIGTERM), every frame processed so far is on disk and every
+output is valid; the error is re-raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from streamseg.config import Config, as_dict
+from streamseg.engines import build_engine
+from streamseg.errors import OutputError
+from streamseg.io.source import Source, open_source
+from streamseg.io.threads import ThreadedSink
+from streamseg.live.controls import Controls, start_preview
+from streamseg.pipeline import frame_results
+from streamseg.prompts import validate
+from streamseg.stats import RunStats
+from streamseg.track.tracker import Tracker
+from streamseg.types import Prompt
+
+log = logging.getLogger(__name__)
+
+OUTPUTS = ("masks.zarr", "overlay.mp4")
+
+
+@dataclass
+class RunSummary:
+    out: Path
+    frames: int
+    complete: bool
+    seconds: float
+    engine: dict[str, Any]
+    stats: RunStats
+
+
+def prepare_output(out: Path, overwrite: bool) -> None:
+    """Create ``out`` (or clear our own outputs in it with ``overwrite``); check it is writable."""
+    existing = [name for name in OUTPUTS if (out / name).exists()]
+    if existing and not overwrite:
+        raise OutputError(
+            f"{out} already holds {', '.join(existing)}; pass --overwrite to "
+            "replace it, or choose another --out"
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".streamseg-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise OutputError(
+            f"cannot write to {out} ({error.strerror}); choose another --out"
+        ) from error
+    for name in existing:  # only our own outputs, never anything else in the folder
+        target = out / name
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+
+
+def run(
+    source: str,
+    prompts: list[Prompt],
+    out: Path,
+    config: Config,
+    *,
+    overwrite: bool = False,
+    quiet: bool = False,
+    stop: threading.Event | None = None,
+) -> RunSummary:
+    """Segment ``source`` into ``out``/masks.zarr and ``out``/overlay.mp4.
+
+    stop: set it (from a signal handler) to end the run cleanly between frames.
+    """
+    controls = Controls()
+    objects: dict[int, dict[str, Any]] = {}
+    for p in prompts:
+        objects.setdefault(p.object_id, {"name": p.name, "prompts": []})
+        objects[p.object_id]["prompts"].append(p.describe())
+    stats = RunStats()
+    preview = None
+    if config.output.preview:  # up before the source opens: a live probe can take a while
+        preview = start_preview(config.output.preview, controls, objects, stats)
+    try:
+        job = _Job(config, out, controls, objects, stats, preview, stop)
+        return job.run(source, prompts, overwrite, quiet)
+    finally:
+        if preview is not None:
+            preview.close()
+
+
+@dataclass
+class _Job:
+    config: Config
+    out: Path
+    controls: Controls
+    objects: dict[int, dict[str, Any]]
+    stats: RunStats
+    preview: Any
+    stop: threading.Event | None
+
+    def run(self, source: str, prompts: list[Prompt], overwrite: bool, quiet: bool) -> RunSummary:
+        from tqdm import tqdm
+
+        config, out = self.config, self.out
+        src = open_source(source, config.source)
+        try:
+            validate(prompts, src.info.width, src.info.height)
+            created = not out.exists()
+            prepare_output(out, overwrite)
+            try:
+                engine, engine_meta = build_engine(config)
+            except BaseException:
+                if created:
+                    out.rmdir()
+                raise
+        except BaseException:
+            src.close()
+            raise
+        tracker = Tracker(engine, config.tracker)
+        tracker.add_prompts(prompts)
+        self.controls.tracker = tracker
+        attrs = {
+            "streamseg_version": _version(),
+            "engine": engine_meta,
+            "config": as_dict(config),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        sinks: list[ThreadedSink] = []
+        frames, complete, started = 0, False, time.monotonic()
+        bar = tqdm(
+            total=_expected_frames(src, config),
+            unit="frame",
+            disable=quiet,
+            dynamic_ncols=True,
+            leave=False,
+        )
+        results = frame_results(src, engine, tracker, config, self.stats, self.controls, self.stop)
+        try:
+            for result in results:
+                if not sinks:  # opened on the first frame, once the source's details are known
+                    attrs["source"] = src.info.as_dict()
+                    sinks = self.open_sinks(src, attrs)
+                for sink in sinks:
+                    sink.write(result)
+                frames += 1
+                bar.update(1)
+            complete = True
+        finally:
+            bar.close()
+            _close_all(sinks, complete)
+            if not sinks and not any(out.iterdir()):
+                out.rmdir()  # nothing was decoded: leave no empty folder behind
+        return RunSummary(
+            out, frames, complete, time.monotonic() - started, engine_meta, self.stats
+        )
+
+    def open_sinks(self, src: Source, attrs: dict) -> list[ThreadedSink]:
+        from streamseg.io.video_sink import VideoSink
+        from streamseg.io.zarr_sink import ZarrSink
+        from streamseg.render.overlay import draw_overlay
+
+        o, out = self.config.output, self.out
+        zarr = ZarrSink(out / "masks.zarr", attrs, self.objects, o.chunk_frames, self.stats.as_dict)
+        sinks = [ThreadedSink(zarr, o.queue_size, name="zarr")]
+        if o.overlay:
+            info = src.info
+            audio = info.uri if o.audio and info.has_audio and info.kind == "file" else None
+            video = VideoSink(
+                o.video_out or out / "overlay.mp4",
+                info,
+                lambda r: draw_overlay(r, o.alpha),
+                crf=o.crf,
+                preset=o.preset,
+                audio_from=audio,
+                start=self.config.source.start,
+            )
+            sinks.append(ThreadedSink(video, o.queue_size, name="video"))
+        if self.preview is not None:
+            from streamseg.live import PreviewSink
+
+            sinks.append(ThreadedSink(PreviewSink(self.preview, o.alpha), 2, name="preview"))
+        return sinks
+
+
+def _version() -> str:
+    from streamseg import __version__
+
+    return __version__
+
+
+def _expected_frames(src: Source, config: Config) -> int | None:
+    """Frames the progress bar expects: the source's count less --start, capped by --max-frames."""
+    total = src.info.frames
+    if total is not None:
+        total = max(0, total - round(config.source.start * (src.info.fps or 0)))
+    if config.source.max_frames is not None:
+        total = min(total or config.source.max_frames, config.source.max_frames)
+    return total
+
+
+def _close_all(sinks: list[ThreadedSink], complete: bool) -> None:
+    """Close every sink even if one fails; then raise the first failure."""
+    failure: BaseException | None = None
+    for sink in sinks:
+        try:
+            sink.close(complete)
+        except BaseException as error:  # noqa: BLE001 - the first is re-raised below
+            failure = failure or error
+    if failure is not None:
+        raise failure
