@@ -137,6 +137,27 @@ def cli() -> None:
     metavar="[HOST:]PORT",
     help="Serve a live preview page (127.0.0.1 unless HOST is given); click it to segment.",
 )
+@click.option(
+    "--rotate",
+    default=None,
+    metavar="auto|0|90|180|270",
+    help="Turn frames clockwise; auto: upright Aria frames, phone display rotation [auto].",
+)
+@click.option("--stream", default=None, help="Aria VRS camera label or id [camera-rgb].")
+@click.option("--undistort", is_flag=True, help="Aria fisheye frames to a pinhole camera.")
+@click.option(
+    "--gaze",
+    "gaze_path",
+    default=None,
+    metavar="PATH|device",
+    help="Aria eye gaze: MPS general/personalized_eye_gaze.csv, or a Gen2 recording's own.",
+)
+@click.option(
+    "--gaze-mode",
+    default=None,
+    metavar="off|first|fixation",
+    help="first: segment what is looked at (= --prompt gaze); fixation: each new fixation.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or info messages.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 def run(
@@ -160,6 +181,11 @@ def run(
     reconnect: bool,
     video_out: str | None,
     preview: str | None,
+    rotate: str | None,
+    stream: str | None,
+    undistort: bool,
+    gaze_path: str | None,
+    gaze_mode: str | None,
     quiet: bool,
     debug: bool,
 ) -> None:
@@ -186,13 +212,21 @@ def run(
             "source.reconnect": reconnect or None,
             "output.video_out": video_out,
             "output.preview": preview,
+            "source.rotate": rotate,
+            "source.stream": stream,
+            "source.undistort": undistort or None,
+            "gaze.path": gaze_path,
+            "gaze.mode": gaze_mode,
         }
         for key, value in flags.items():
             if value is not None:
                 set_value(config, key, value)
         config.source.options.update(_key_values(input_options, "--input-option"))
-        prompts = _gather_prompts(prompt_texts, boxes, mask_path, prompts_file)
-        if not prompts and not preview:
+        texts = tuple(t for t in prompt_texts if t.strip() != "gaze")
+        if len(texts) < len(prompt_texts) and config.gaze.mode == "off":
+            config.gaze.mode = "first"  # --prompt gaze: what the wearer looks at
+        prompts = _gather_prompts(texts, boxes, mask_path, prompts_file)
+        if not prompts and not preview and config.gaze.mode == "off":
             raise UsageError(
                 "no prompt given; add --prompt X,Y (a point on the object), --box, --mask, "
                 "--prompts, or --preview PORT to click objects in the browser"

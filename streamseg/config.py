@@ -62,12 +62,31 @@ class OutputConfig:
 
 
 @dataclass
+class GazeConfig:
+    """The wearer's eye gaze (Aria recordings).
+
+    path: MPS general_eye_gaze.csv / personalized_eye_gaze.csv (or their folder),
+    or "device" for a Gen2 recording's on-device gaze; None: no gaze. mode: "off"
+    (only record it), "first" (segment what is looked at on the first frame with
+    valid gaze; --prompt gaze), "fixation" (a new object at each fixation on
+    something not yet tracked). tolerance: seconds between a frame and its nearest
+    gaze sample. depth: metres along the gaze ray when a sample has no depth.
+    """
+
+    path: str | None = None
+    mode: str = "off"
+    tolerance: float = 0.02
+    depth: float = 1.0
+
+
+@dataclass
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     classic: ClassicConfig = field(default_factory=ClassicConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    gaze: GazeConfig = field(default_factory=GazeConfig)
 
 
 def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> Config:

@@ -129,12 +129,17 @@ class _Job:
         tracker = Tracker(engine, config.tracker)
         tracker.add_prompts(prompts)
         self.controls.tracker = tracker
+        hooks = []
+        if config.gaze.path or config.gaze.mode != "off":
+            hooks.append(self.gaze_prompts(src, max(self.objects, default=0) + 1))
         attrs = {
             "streamseg_version": _version(),
             "engine": engine_meta,
             "config": as_dict(config),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
+        if hasattr(src, "metadata"):  # Aria: stream, turn, calibration, recording
+            attrs["recording"] = src.metadata()
         sinks: list[ThreadedSink] = []
         frames, complete, started = 0, False, time.monotonic()
         bar = tqdm(
@@ -144,7 +149,9 @@ class _Job:
             dynamic_ncols=True,
             leave=False,
         )
-        results = frame_results(src, engine, tracker, config, self.stats, self.controls, self.stop)
+        results = frame_results(
+            src, engine, tracker, config, self.stats, self.controls, self.stop, hooks
+        )
         try:
             for result in results:
                 if not sinks:  # opened on the first frame, once the source's details are known
@@ -164,13 +171,36 @@ class _Job:
             out, frames, complete, time.monotonic() - started, engine_meta, self.stats
         )
 
+    def gaze_prompts(self, src: Source, first_id: int) -> Any:
+        """The per-frame gaze hook; UsageError when the gaze cannot be had."""
+        from streamseg.errors import UsageError
+        from streamseg.io.gaze import GazePrompter, GazeTrack
+        from streamseg.track.gaze_prompts import GazePrompts
+
+        g = self.config.gaze
+        if g.mode not in ("off", "first", "fixation"):
+            raise UsageError(f"gaze mode {g.mode!r} is unknown; use off, first or fixation")
+        if not g.path:
+            if not str(getattr(src, "device_version", "")).endswith("Gen2"):
+                raise UsageError(
+                    "gaze prompts need --gaze PATH (MPS general_eye_gaze.csv), or a Gen2 "
+                    "recording with on-device gaze"
+                )
+            g.path = "device"
+        track = GazeTrack(g.path, src, g.tolerance, g.depth)
+        prompter = GazePrompter(track, g.mode, first_id=first_id) if g.mode != "off" else None
+        return GazePrompts(track, prompter, self.objects)
+
     def open_sinks(self, src: Source, attrs: dict) -> list[ThreadedSink]:
         from streamseg.io.video_sink import VideoSink
         from streamseg.io.zarr_sink import ZarrSink
         from streamseg.render.overlay import draw_overlay
 
         o, out = self.config.output, self.out
-        zarr = ZarrSink(out / "masks.zarr", attrs, self.objects, o.chunk_frames, self.stats.as_dict)
+        gaze = bool(self.config.gaze.path)
+        zarr = ZarrSink(
+            out / "masks.zarr", attrs, self.objects, o.chunk_frames, self.stats.as_dict, gaze
+        )
         sinks = [ThreadedSink(zarr, o.queue_size, name="zarr")]
         if o.overlay:
             info = src.info

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from streamseg.config import Config
@@ -22,7 +22,7 @@ from streamseg.live.controls import Controls
 from streamseg.prompts import parse_prompt, validate
 from streamseg.stats import RunStats
 from streamseg.track.tracker import Tracker
-from streamseg.types import FrameResult, Prompt
+from streamseg.types import Frame, FrameResult, Prompt
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +63,15 @@ def frame_results(
     stats: RunStats | None = None,
     controls: Controls | None = None,
     stop: threading.Event | None = None,
+    before_step: Sequence[Callable[[Frame, Tracker], None]] = (),
 ) -> Iterator[FrameResult]:
     """Decode ahead in a thread; embed in batches; track frame by frame. Closes ``src``.
 
     Live sources drop stale frames instead of queueing them (counted in ``stats``)
     and run one frame at a time, so latency stays bounded. ``controls`` (prompts
-    from the preview) are applied between frames. When ``stop`` is set (a signal
-    handler), Interrupted is raised between frames, never inside a stage.
+    from the preview) are applied between frames, and each ``before_step`` hook
+    (e.g. gaze prompts) sees every frame just before the tracker. When ``stop`` is
+    set (a signal handler), Interrupted is raised between frames, never inside a stage.
     """
     stats = stats or RunStats()
     live = src.info.live
@@ -88,6 +90,8 @@ def frame_results(
             for frame, embedding in zip(batch, embeddings, strict=True):
                 if controls is not None:
                     controls.apply(tracker, frame.index)
+                for hook in before_step:
+                    hook(frame, tracker)
                 result = tracker.step(frame, embedding)
                 result.latency = time.monotonic() - frame.arrival
                 stats.frame_done(frame.index, result.latency)

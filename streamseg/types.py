@@ -27,6 +27,7 @@ class Frame:
     pts: presentation timestamp in the source stream's time base (None if unknown).
     time: presentation time in seconds.
     arrival: time.monotonic() when the frame left the decoder (for latency).
+    gaze: (2,) float32 x, y where the wearer looked (Aria recordings), or None.
     """
 
     index: int
@@ -34,6 +35,7 @@ class Frame:
     time: float
     image: np.ndarray
     arrival: float = 0.0
+    gaze: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         _check("Frame.image", self.image, 3, np.uint8)

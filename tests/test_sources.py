@@ -110,6 +110,5 @@ def test_zero_frames(tmp_path):
         open_source(str(folder))
     images, _ = disc_clip(4)
     path = encode(tmp_path / "short.mp4", images, fps=24)
-    source = open_source(str(path), SourceConfig(start=10.0))
     with pytest.raises(SourceError, match="no frame could be decoded"):
-        list(source.frames())
+        list(open_source(str(path), SourceConfig(start=10.0)).frames())

@@ -52,6 +52,11 @@ class SourceConfig:
     live_queue: frames a live source keeps waiting (the newest ones).
     reconnect: reopen a network stream that fails or ends, with backoff.
     reconnect_tries: attempts before giving up (then the run ends normally).
+    rotate: clockwise turn of every frame: "auto" (upright: Aria recordings, and
+    the display rotation of phone videos), "0", "90", "180" or "270".
+    stream: the camera of an Aria VRS recording (label such as "camera-rgb",
+    "camera-slam-left", or a stream id "214-1"). undistort: Aria fisheye frames to
+    a pinhole camera (prompts and outputs are then in the undistorted frame).
     """
 
     start: float = 0.0
@@ -64,6 +69,9 @@ class SourceConfig:
     live_queue: int = 1
     reconnect: bool = False
     reconnect_tries: int = 5
+    rotate: str = "auto"
+    stream: str = "camera-rgb"
+    undistort: bool = False
 
 
 @dataclass
@@ -118,8 +126,20 @@ DEVICE_FORMATS = {
 
 
 def open_source(spec: str, config: SourceConfig | None = None) -> Source:
-    """Open ``spec``: a video path, URL, ``-`` (stdin), device, image folder or ``%d`` pattern."""
+    """Open ``spec`` and turn its frames as ``config.rotate`` says (see _open for kinds)."""
+    from streamseg.io.rotate import RotatedSource
+
     config = config or SourceConfig()
+    source = _open(spec, config)
+    if getattr(source, "applied_rotation", None) is not None:
+        return source  # Aria recordings turn their own frames
+    if config.rotate == "0" or isinstance(source, ImageSource) and config.rotate == "auto":
+        return source
+    return RotatedSource(source, config.rotate)
+
+
+def _open(spec: str, config: SourceConfig) -> Source:
+    """A video path, URL, ``-`` (stdin), device, Aria .vrs, image folder or ``%d`` pattern."""
     if spec.startswith("/dev/video") and config.format is None:
         config.format = "v4l2"
     if spec == "-" or spec.startswith(URL_SCHEMES) or config.format in DEVICE_FORMATS:
@@ -131,6 +151,10 @@ def open_source(spec: str, config: SourceConfig | None = None) -> Source:
         raise SourceNotFoundError(f"no such file: {spec}; check the path")
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return ImageSource(spec, config)
+    if path.suffix.lower() == ".vrs":
+        from streamseg.io.aria import AriaSource
+
+        return AriaSource(spec, config, config.stream, config.rotate, config.undistort)
     return PyAVSource(spec, config)
 
 

@@ -52,6 +52,7 @@ class VideoSink:
         self.audio: _AudioCopy | None = None
         self.time_base = Fraction(info.time_base)
         self.last_pts: int | None = None
+        self.first_pts: int | None = None
         self.frame_pts = max(1, round(1 / ((info.fps or 25.0) * self.time_base)))
 
     def _open(self, height: int, width: int) -> None:
@@ -84,6 +85,10 @@ class VideoSink:
         if h % 2 or w % 2:
             picture = np.pad(picture, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
         pts = result.frame.pts
+        if pts is not None and self.info.kind == "vrs":
+            # device clock (ns since boot): start the video at 0, keep the spacing
+            self.first_pts = pts if self.first_pts is None else self.first_pts
+            pts -= self.first_pts
         if pts is None or (self.last_pts is not None and pts <= self.last_pts):
             pts = 0 if self.last_pts is None else self.last_pts + self.frame_pts
         self.last_pts = pts

@@ -4,7 +4,8 @@ Layout (one group, ``OUT/masks.zarr``; T frames, N objects, H x W pixels):
   masks (T, N, H, W) bool, chunk (chunk_frames, 1, H, W), zstd-compressed;
   scores (T, N) float32; boxes (T, N, 4) float32; present (T, N) bool;
   frame_index (T,) int64; pts (T,) int64 (-1 when unknown); time (T,) float64 s;
-  latency (T,) float32 s, from the frame's arrival to its result.
+  latency (T,) float32 s, from the frame's arrival to its result;
+  with ``gaze``: gaze (T, 2) float32 x, y (NaN when invalid), gaze_valid (T,) bool.
 Frames are buffered and written a chunk at a time; after each write the arrays
 are exactly ``frames_written`` long and the attributes say so, so a reader (or a
 crash) always sees a valid store. ``close(complete)`` writes the tail and sets
@@ -46,6 +47,7 @@ class ZarrSink:
         object_meta: dict[int, dict],
         chunk_frames: int = 16,
         stats: Callable[[], dict] | None = None,
+        gaze: bool = False,
     ) -> None:
         import zarr
 
@@ -55,6 +57,7 @@ class ZarrSink:
         self.object_meta = object_meta
         self.chunk_frames = chunk_frames
         self.stats = stats
+        self.gaze = gaze
         self.buffer: list[FrameResult] = []
         self.frames_written = 0
         self.object_ids: list[int] = []
@@ -82,6 +85,13 @@ class ZarrSink:
             self.arrays[name] = g.create_array(
                 name, shape=(0,), chunks=(TIMING_CHUNK,), dtype=dtype, fill_value=0
             )
+        if self.gaze:
+            self.arrays["gaze"] = g.create_array(
+                "gaze", shape=(0, 2), chunks=(TIMING_CHUNK, 2), dtype="float32", fill_value=0
+            )
+            self.arrays["gaze_valid"] = g.create_array(
+                "gaze_valid", shape=(0,), chunks=(TIMING_CHUNK,), dtype="bool", fill_value=False
+            )
 
     def write(self, result: FrameResult) -> None:
         self.buffer.append(result)
@@ -99,8 +109,9 @@ class ZarrSink:
                 self.object_ids.append(object_id)
         t0, n = self.frames_written, len(self.object_ids)
         t1 = t0 + len(self.buffer)
-        for array in self.arrays.values():
-            shape = (t1, n, *array.shape[2:]) if array.ndim > 1 else (t1,)
+        for name, array in self.arrays.items():
+            per_object = name == "masks" or name in PER_FRAME
+            shape = (t1, n, *array.shape[2:]) if per_object else (t1, *array.shape[1:])
             array.resize(shape)
         masks = self.arrays["masks"]
         h, w = masks.shape[2:]
@@ -125,6 +136,11 @@ class ZarrSink:
         )
         self.arrays["time"][t0:t1] = np.array([f.time for f in frames], np.float64)
         self.arrays["latency"][t0:t1] = np.array([r.latency for r in self.buffer], np.float32)
+        if self.gaze:
+            nan = np.full(2, np.nan, np.float32)
+            gaze = [nan if f.gaze is None else f.gaze for f in frames]
+            self.arrays["gaze"][t0:t1] = np.stack(gaze)
+            self.arrays["gaze_valid"][t0:t1] = np.array([f.gaze is not None for f in frames])
         self.frames_written = t1
         self.buffer.clear()
         self._set_attrs(complete=False)

@@ -50,4 +50,9 @@ def draw_overlay(result: FrameResult, alpha: float = 0.5, outline: int = 2) -> n
             kernel = np.ones((2 * outline + 1,) * 2, np.uint8)
             edge = (m8 - cv2.erode(m8, kernel, borderType=cv2.BORDER_CONSTANT)).astype(bool)
             crop[edge] = colour
+    if result.frame.gaze is not None:  # where the wearer looked: a ring with a dot
+        centre = (int(round(result.frame.gaze[0])), int(round(result.frame.gaze[1])))
+        radius = max(6, min(image.shape[:2]) // 60)
+        cv2.circle(image, centre, radius, (255, 255, 0), 2, cv2.LINE_AA)
+        cv2.circle(image, centre, 2, (255, 255, 0), -1, cv2.LINE_AA)
     return image
