@@ -159,7 +159,7 @@ def set_value(config: Config, dotted: str, value: Any) -> None:
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:
-    """``value`` as the type ``hint`` (int, float, bool, str, or X | None)."""
+    """``value`` as the type ``hint``: int, float, bool, str, list[X], dict[str, X], X | None."""
     options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
     if value is None and type(None) in options:
         return None
@@ -172,6 +172,11 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             return float(value)
         if kind is str and isinstance(value, str | int | float) and not isinstance(value, bool):
             return str(value)
+        origin, args = typing.get_origin(kind), typing.get_args(kind)
+        if origin in (list, tuple) and isinstance(value, list | tuple):
+            return origin(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+        if origin is dict and isinstance(value, dict):
+            return {str(k): _coerce(v, args[1], f"{where}.{k}") for k, v in value.items()}
     names = " or ".join(getattr(k, "__name__", str(k)) for k in options)
     raise UsageError(f"bad value {value!r} for {where}: expected {names}")
 

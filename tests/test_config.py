@@ -49,3 +49,12 @@ def test_config_files_in_repo_load():
 
     for path in sorted((Path(__file__).parents[1] / "configs").glob("*.yaml")):
         load_config(path)
+
+
+def test_default_yaml_matches_the_code():
+    from pathlib import Path
+
+    from streamseg.config import Config
+
+    path = Path(__file__).parents[1] / "configs" / "default.yaml"
+    assert load_config(path) == Config(), "run: python scripts/write_default_config.py"
