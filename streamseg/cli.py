@@ -158,6 +158,24 @@ def cli() -> None:
     metavar="off|first|fixation",
     help="first: segment what is looked at (= --prompt gaze); fixation: each new fixation.",
 )
+@click.option(
+    "--inpaint",
+    type=click.Choice(["remove", "replace"]),
+    default=None,
+    help="Re-render the masked objects into OUT/rendered.mp4: remove them, or replace them.",
+)
+@click.option("--inpaint-prompt", default=None, help='What to paint with replace ("a red vase").')
+@click.option("--inpaint-objects", default=None, metavar="ID,ID", help="Which objects [all].")
+@click.option(
+    "--inpaint-backend",
+    default=None,
+    metavar="auto|diffusion|opencv",
+    help="diffusion (Stable Diffusion inpainting) or opencv (weight-free remover) [auto].",
+)
+@click.option(
+    "--inpaint-model", default=None, metavar="ID|PATH", help="Diffusers inpainting model."
+)
+@click.option("--inpaint-every", default=None, type=int, help="Re-run the model every K frames.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or info messages.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 def run(
@@ -186,6 +204,12 @@ def run(
     undistort: bool,
     gaze_path: str | None,
     gaze_mode: str | None,
+    inpaint: str | None,
+    inpaint_prompt: str | None,
+    inpaint_objects: str | None,
+    inpaint_backend: str | None,
+    inpaint_model: str | None,
+    inpaint_every: int | None,
     quiet: bool,
     debug: bool,
 ) -> None:
@@ -217,6 +241,14 @@ def run(
             "source.undistort": undistort or None,
             "gaze.path": gaze_path,
             "gaze.mode": gaze_mode,
+            "inpaint.mode": inpaint,
+            "inpaint.prompt": inpaint_prompt,
+            "inpaint.objects": [int(v) for v in inpaint_objects.split(",") if v.strip()]
+            if inpaint_objects
+            else None,
+            "inpaint.backend": inpaint_backend,
+            "inpaint.model": inpaint_model,
+            "inpaint.every": inpaint_every,
         }
         for key, value in flags.items():
             if value is not None:
@@ -379,6 +411,71 @@ def export(out: Path, fmt: str, dest: Path | None) -> None:
         click.echo(f"wrote {count} PNG files to {target}")
 
     _guarded(job, False)
+
+
+@cli.command(name="eval")
+@click.argument("root", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--init",
+    type=click.Choice(["mask", "click"]),
+    default="mask",
+    help="mask: the frame-0 annotation is given; click: one click at its most interior point.",
+)
+@click.option("--model", default="classic", metavar="NAME", help="Engine [default: classic].")
+@click.option("--sequences", default=None, help="Comma-separated sequence names [all].")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None)
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the table here as JSON.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def evaluate(
+    root: Path,
+    init: str,
+    model: str,
+    sequences: str | None,
+    config_path: str | None,
+    overrides: tuple[str, ...],
+    json_path: Path | None,
+    debug: bool,
+) -> None:
+    """Score tracking on DAVIS-layout sequences under ROOT (J, F, J&F, frames/s)."""
+    _setup_logging(False, debug)
+
+    def job() -> None:
+        from streamseg.config import load_config, set_value
+        from streamseg.eval.davis import evaluate as run_eval
+
+        config = load_config(config_path, overrides)
+        set_value(config, "model.name", model)
+        names = [s.strip() for s in sequences.split(",") if s.strip()] if sequences else None
+        rows = run_eval(root, names, init=init, config=config)
+        click.echo(f"{'sequence':<20}{'frames':>7}{'J':>8}{'F':>8}{'J&F':>8}{'fps':>8}")
+        for r in rows:
+            click.echo(
+                f"{r['sequence']:<20}{r['frames']:>7}{r['J']:>8.3f}{r['F']:>8.3f}"
+                f"{r['JF']:>8.3f}{r['fps']:>8.1f}"
+            )
+        mean = {k: sum(r[k] for r in rows) / len(rows) for k in ("J", "F", "JF")}
+        frames = sum(r["frames"] for r in rows)
+        seconds = sum(r["frames"] / r["fps"] for r in rows)
+        click.echo(
+            f"{'mean':<20}{frames:>7}{mean['J']:>8.3f}{mean['F']:>8.3f}"
+            f"{mean['JF']:>8.3f}{frames / seconds:>8.1f}"
+        )
+        if json_path:
+            summary = {**mean, "frames": frames, "fps": frames / seconds}
+            json_path.write_text(
+                json.dumps(
+                    {"init": init, "model": model, "mean": summary, "sequences": rows}, indent=2
+                )
+            )
+
+    _guarded(job, debug)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from streamseg.engines.classic import ClassicConfig
 from streamseg.errors import SourceNotFoundError, UsageError
 from streamseg.io.source import SourceConfig
+from streamseg.render.inpaint import InpaintConfig
 from streamseg.track.tracker import TrackerConfig
 
 
@@ -87,6 +88,7 @@ class Config:
     classic: ClassicConfig = field(default_factory=ClassicConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     gaze: GazeConfig = field(default_factory=GazeConfig)
+    inpaint: InpaintConfig = field(default_factory=InpaintConfig)
 
 
 def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> Config:

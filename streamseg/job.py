@@ -32,7 +32,7 @@ from streamseg.types import Prompt
 
 log = logging.getLogger(__name__)
 
-OUTPUTS = ("masks.zarr", "overlay.mp4")
+OUTPUTS = ("masks.zarr", "overlay.mp4", "rendered.mp4")
 
 
 @dataclass
@@ -81,6 +81,7 @@ def run(
 
     stop: set it (from a signal handler) to end the run cleanly between frames.
     """
+    config.inpaint.validate()  # settings errors before any work starts
     controls = Controls()
     objects: dict[int, dict[str, Any]] = {}
     for p in prompts:
@@ -107,6 +108,8 @@ class _Job:
     stats: RunStats
     preview: Any
     stop: threading.Event | None
+    renderer: Any = None  # the inpainter drawing rendered.mp4 (--inpaint)
+    inpaint_meta: dict[str, Any] | None = None
 
     def run(self, source: str, prompts: list[Prompt], overwrite: bool, quiet: bool) -> RunSummary:
         from tqdm import tqdm
@@ -119,6 +122,12 @@ class _Job:
             prepare_output(out, overwrite)
             try:
                 engine, engine_meta = build_engine(config)
+                if config.inpaint.mode != "off":
+                    from streamseg.render.inpaint import build_inpainter
+
+                    self.renderer, self.inpaint_meta = build_inpainter(
+                        config.inpaint, config.model.device
+                    )
             except BaseException:
                 if created:
                     out.rmdir()
@@ -140,6 +149,8 @@ class _Job:
         }
         if hasattr(src, "metadata"):  # Aria: stream, turn, calibration, recording
             attrs["recording"] = src.metadata()
+        if self.renderer is not None:
+            attrs["inpaint"] = self.inpaint_meta  # its "stats" fill in as the run goes
         sinks: list[ThreadedSink] = []
         frames, complete, started = 0, False, time.monotonic()
         bar = tqdm(
@@ -164,7 +175,11 @@ class _Job:
             complete = True
         finally:
             bar.close()
-            _close_all(sinks, complete)
+            try:
+                _close_all(sinks, complete)
+            finally:
+                if self.renderer is not None:
+                    self.renderer.close()
             if not sinks and not any(out.iterdir()):
                 out.rmdir()  # nothing was decoded: leave no empty folder behind
         return RunSummary(
@@ -202,9 +217,9 @@ class _Job:
             out / "masks.zarr", attrs, self.objects, o.chunk_frames, self.stats.as_dict, gaze
         )
         sinks = [ThreadedSink(zarr, o.queue_size, name="zarr")]
+        info = src.info
+        audio = info.uri if o.audio and info.has_audio and info.kind == "file" else None
         if o.overlay:
-            info = src.info
-            audio = info.uri if o.audio and info.has_audio and info.kind == "file" else None
             video = VideoSink(
                 o.video_out or out / "overlay.mp4",
                 info,
@@ -215,6 +230,17 @@ class _Job:
                 start=self.config.source.start,
             )
             sinks.append(ThreadedSink(video, o.queue_size, name="video"))
+        if self.renderer is not None:
+            rendered = VideoSink(
+                out / "rendered.mp4",
+                src.info,
+                self.renderer,
+                crf=o.crf,
+                preset=o.preset,
+                audio_from=audio,
+                start=self.config.source.start,
+            )
+            sinks.append(ThreadedSink(rendered, o.queue_size, name="rendered"))
         if self.preview is not None:
             from streamseg.live import PreviewSink
 

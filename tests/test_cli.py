@@ -336,3 +336,36 @@ def test_image_folder_source(tmp_path):
     g = zarr.open_group(str(tmp_path / "frames.streamseg" / "masks.zarr"), mode="r")
     assert g.attrs["frames_written"] == 6
     assert np.allclose(g["time"][:], np.arange(6) / 12)
+
+
+def test_inpaint_remove_writes_rendered_video(tmp_path, clip):
+    path, masks = clip
+    out = tmp_path / "o"
+    r = streamseg(
+        "run",
+        path,
+        "--prompt",
+        "22,60",
+        "--model",
+        "classic",
+        "--inpaint",
+        "remove",
+        "--inpaint-backend",
+        "opencv",
+        "--out",
+        out,
+        "-q",
+    )
+    assert r.returncode == 0, r.stderr
+    with av.open(str(out / "rendered.mp4")) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+        assert [s.type for s in c.streams] == ["video", "audio"]
+    assert len(frames) == 24
+    g = zarr.open_group(str(out / "masks.zarr"), mode="r")
+    assert g.attrs["inpaint"]["backend"] == "opencv" and g.attrs["inpaint"]["mode"] == "remove"
+    assert g.attrs["inpaint"]["stats"]["frames"] == 24
+    # the red disc is gone where it was segmented
+    seg = g["masks"][12, 0]
+    assert frames[12][seg].mean(axis=0)[0] < 150
+    r = streamseg("run", path, "--prompt", "22,60", "--inpaint", "replace", "--out", tmp_path / "p")
+    one_line_error(r, 2, "--inpaint-prompt")
