@@ -95,6 +95,14 @@ def cli() -> None:
 )
 @click.option("--device", default=None, help="auto, cpu, cuda or cuda:N.")
 @click.option(
+    "--checkpoint",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A local SAM checkpoint (.pth); its architecture is read from the file.",
+)
+@click.option("--dtype", default=None, metavar="auto|float32|bfloat16|float16", help="SAM dtype.")
+@click.option("--batch-size", type=int, default=None, help="Frames per SAM encoder call.")
+@click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False),
@@ -188,6 +196,9 @@ def run(
     overwrite: bool,
     model: str | None,
     device: str | None,
+    checkpoint: str | None,
+    dtype: str | None,
+    batch_size: int | None,
     config_path: str | None,
     overrides: tuple[str, ...],
     start: float | None,
@@ -228,6 +239,9 @@ def run(
         flags = {
             "model.name": model,
             "model.device": device,
+            "model.checkpoint": checkpoint,
+            "model.dtype": dtype,
+            "model.batch_size": batch_size,
             "source.start": start,
             "source.max_frames": max_frames,
             "source.fps": fps,
@@ -476,6 +490,88 @@ def evaluate(
             )
 
     _guarded(job, debug)
+
+
+@cli.group()
+def weights() -> None:
+    """Segment Anything checkpoints: list them, download them into the cache."""
+
+
+@weights.command(name="list")
+def weights_list() -> None:
+    """The official checkpoints, their sizes, and whether each is in the cache."""
+    _setup_logging(False, False)
+
+    def job() -> None:
+        from streamseg.engines.weights import cache_dir, list_weights
+
+        click.echo(f"cache: {cache_dir()}")
+        for row in list_weights():
+            state = "cached" if row.get("cached") else "not downloaded"
+            click.echo(f"{row['name']:<11} {row['size'] / 1e6:>8.0f} MB  {state:<15} {row['url']}")
+
+    _guarded(job, False)
+
+
+@weights.command(name="download")
+@click.argument("name")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def weights_download(name: str, quiet: bool) -> None:
+    """Download checkpoint NAME (sam-vit-b, sam-vit-l, sam-vit-h), resumable, checksum verified."""
+    _setup_logging(quiet, False)
+
+    def job() -> None:
+        from streamseg.engines.weights import ensure_weights
+
+        click.echo(str(ensure_weights(name, progress=not quiet)))
+
+    _guarded(job, False)
+
+
+@cli.command()
+@click.argument("source")
+@click.option("--model", default="sam-vit-b", metavar="NAME", help="Engine [sam-vit-b].")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None)
+@click.option("--random-weights", is_flag=True, help="The named architecture, random weights.")
+@click.option("--batch-size", type=int, default=0, help="Frames per encoder call [per device].")
+@click.option("--max-frames", type=int, default=20, help="Frames to run [20].")
+@click.option("--device", default="auto")
+@click.option("--dtype", default="auto")
+@click.option("--prompt", "prompt_texts", multiple=True, help="As for run [the frame's centre].")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def bench(
+    source: str,
+    model: str,
+    checkpoint: str | None,
+    random_weights: bool,
+    batch_size: int,
+    max_frames: int,
+    device: str,
+    dtype: str,
+    prompt_texts: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Time each stage on SOURCE: decode, preprocess, encode, decode-masks, tracking, rendering,
+    writing; end-to-end frames/s, GPU memory and host peak RSS."""
+    _setup_logging(True, False)
+
+    def job() -> None:
+        from streamseg.bench import run_bench
+
+        result = run_bench(
+            source,
+            model=model,
+            checkpoint=checkpoint,
+            random_weights=random_weights,
+            batch_size=batch_size,
+            max_frames=max_frames,
+            device=device,
+            dtype=dtype,
+            prompts=prompt_texts,
+        )
+        click.echo(json.dumps(result.as_dict(), indent=2) if as_json else result.table())
+
+    _guarded(job, False)
 
 
 def main() -> None:

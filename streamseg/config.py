@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from streamseg.engines.classic import ClassicConfig
+from streamseg.engines.sam import SamConfig
 from streamseg.errors import SourceNotFoundError, UsageError
 from streamseg.io.source import SourceConfig
 from streamseg.render.inpaint import InpaintConfig
@@ -89,6 +90,7 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     gaze: GazeConfig = field(default_factory=GazeConfig)
     inpaint: InpaintConfig = field(default_factory=InpaintConfig)
+    sam: SamConfig = field(default_factory=SamConfig)
 
 
 def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> Config:

@@ -15,6 +15,7 @@ from typing import Any
 
 from streamseg.config import Config
 from streamseg.engines import build_engine
+from streamseg.engines.sam import embedded_frames
 from streamseg.errors import Interrupted
 from streamseg.io.source import Source, open_source
 from streamseg.io.threads import Prefetch
@@ -83,21 +84,21 @@ def frame_results(
         on_drop=stats.add_dropped,
         stop=stop,
     )
-    batch_size = 1 if live else max(1, config.model.batch_size)
+    # Files: the engine's batch (SAM on CUDA: 8 frames per encoder call). Live: one
+    # frame at a time, since waiting to fill a batch is latency.
+    batch_size = 1 if live else max(1, config.model.batch_size or getattr(engine, "batch_size", 1))
     try:
-        for batch in _batches(frames, batch_size):
-            embeddings = engine.embed([f.image for f in batch])
-            for frame, embedding in zip(batch, embeddings, strict=True):
-                if controls is not None:
-                    controls.apply(tracker, frame.index)
-                for hook in before_step:
-                    hook(frame, tracker)
-                result = tracker.step(frame, embedding)
-                result.latency = time.monotonic() - frame.arrival
-                stats.frame_done(frame.index, result.latency)
-                yield result
-                if stop is not None and stop.is_set():
-                    raise Interrupted
+        for frame, embedding in embedded_frames(engine, _batches(frames, batch_size)):
+            if controls is not None:
+                controls.apply(tracker, frame.index)
+            for hook in before_step:
+                hook(frame, tracker)
+            result = tracker.step(frame, embedding)
+            result.latency = time.monotonic() - frame.arrival
+            stats.frame_done(frame.index, result.latency)
+            yield result
+            if stop is not None and stop.is_set():
+                raise Interrupted
     finally:
         if frames.close():
             src.close()

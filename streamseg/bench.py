@@ -1,0 +1,431 @@
+"""``streamseg bench``: where the time goes, stage by stage, through the real pipeline.
+
+``run_bench(SOURCE, ...)`` runs the real pieces -- the source's decode thread, the
+engine's batched ``embed``, the tracker, overlay rendering, the Zarr and video sinks
+in their threads writing to a temporary folder -- with a per-stage timer, and
+returns a BenchResult whose ``table()`` gives ms/frame and the share of wall time of
+each stage, end-to-end frames/s, peak CUDA memory, peak host RSS, and the ratio
+"end-to-end wall time / pure image-encoder time" (1.0 would mean everything but the
+encoder is hidden behind it).
+
+Stages: decode (decode thread), preprocess, encode, decode-masks (prompt encoder +
+mask decoder + postprocess), tracking (the tracker's own work, the engine's
+``segment`` excluded), rendering and writing (sink threads). Threads overlap, so the
+shares need not add up to 100%. Timers are perf_counter pairs; on CUDA each engine
+stage synchronises the device (bench only: a normal run never does) so GPU time is
+charged to the stage that queued it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import resource
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# (stage, the thread it runs in), in table order.
+STAGES = (
+    ("decode", "decode thread"),
+    ("preprocess", "main"),
+    ("encode", "main"),
+    ("decode-masks", "main"),
+    ("tracking", "main"),
+    ("rendering", "video thread"),
+    ("writing", "sink threads"),
+)
+
+
+class StageTimer:
+    """Seconds per stage, summed over calls; safe to use from several threads.
+
+    sync: called before and after each ``stage`` block (torch.cuda.synchronize when
+    benchmarking on CUDA), or None.
+    """
+
+    def __init__(self, sync: Callable[[], None] | None = None) -> None:
+        self.sync = sync
+        self.seconds: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def add(self, name: str, seconds: float) -> None:
+        with self._lock:
+            self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+
+    def get(self, name: str) -> float:
+        with self._lock:
+            return self.seconds.get(name, 0.0)
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        if self.sync is not None:
+            self.sync()
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self.sync is not None:
+                self.sync()
+            self.add(name, time.perf_counter() - start)
+
+
+@dataclass
+class BenchResult:
+    """What one bench run measured. Times in seconds, memory in bytes."""
+
+    source: str
+    engine: dict[str, Any]
+    frames: int
+    size: tuple[int, int]
+    wall: float
+    setup: float
+    stages: dict[str, float]
+    decoder_calls: int = 0
+    present: int = 0
+    cuda_max_memory: int | None = None
+    peak_rss: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def encoder(self) -> float:
+        """Summed pure image-encoder time over all frames."""
+        return self.stages.get("encode", 0.0)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.wall if self.wall > 0 else 0.0
+
+    @property
+    def ratio(self) -> float | None:
+        """End-to-end wall time / pure encoder time (None without encoder time)."""
+        return self.wall / self.encoder if self.encoder > 0 else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "engine": self.engine,
+            "frames": self.frames,
+            "size": list(self.size),
+            "wall_s": self.wall,
+            "setup_s": self.setup,
+            "stages_s": dict(self.stages),
+            "fps": self.fps,
+            "encoder_s": self.encoder,
+            "wall_over_encoder": self.ratio,
+            "decoder_calls": self.decoder_calls,
+            "cuda_max_memory": self.cuda_max_memory,
+            "peak_rss": self.peak_rss,
+        }
+
+    def table(self) -> str:
+        """A plain-text table (see the module docstring)."""
+        e = self.engine
+        n = max(self.frames, 1)
+        lines = [
+            f"source {self.source}: {self.frames} frames of {self.size[0]}x{self.size[1]}",
+            f"engine {e.get('name')}"
+            + (
+                f" on {e['device']} ({e.get('dtype')}, batch {e.get('batch_size')})"
+                if "device" in e
+                else ""
+            )
+            + f"; weights: {_weights(e)}; setup {self.setup:.1f} s (not in the wall time)",
+            "",
+            f"{'stage':<14}{'thread':<15}{'ms/frame':>10}{'% of wall':>11}",
+        ]
+        main = sum(self.stages.get(s, 0.0) for s, t in STAGES if t == "main")
+        rows = [(name, thread, self.stages.get(name, 0.0)) for name, thread in STAGES]
+        rows.append(("main, other", "main", max(0.0, self.wall - main)))  # waits, glue
+        for name, thread, s in rows:
+            ms, share = 1000 * s / n, 100 * s / self.wall
+            lines.append(f"{name:<14}{thread:<15}{ms:>10.1f}{share:>10.1f}%")
+        lines += [
+            "",
+            f"end to end: {self.wall:.2f} s, {self.fps:.3f} frames/s "
+            f"({1000 * self.wall / n:.1f} ms/frame)",
+            f"image encoder alone: {self.encoder:.2f} s; wall / encoder = "
+            + (f"{self.ratio:.3f}" if self.ratio else "n/a"),
+            f"decoder calls: {self.decoder_calls}; object present on {self.present} frame(s)",
+            "CUDA max memory allocated: "
+            + (f"{self.cuda_max_memory / 2**20:.0f} MiB" if self.cuda_max_memory else "n/a (CPU)"),
+            f"host peak RSS: {self.peak_rss / 2**20:.0f} MiB",
+        ]
+        lines += [f"note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+def _weights(meta: dict[str, Any]) -> str:
+    w = meta.get("weights")
+    if not w:
+        return "none"
+    return str(w.get("source")) + (f" {w['path']}" if w.get("path") else "")
+
+
+def _peak_rss() -> int:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss if sys.platform == "darwin" else rss * 1024  # bytes on macOS, KiB on Linux
+
+
+def run_bench(
+    source: str,
+    *,
+    model: str = "sam-vit-b",
+    checkpoint: str | None = None,
+    random_weights: bool = False,
+    batch_size: int = 0,
+    max_frames: int | None = 20,
+    device: str = "auto",
+    dtype: str = "auto",
+    prompts: Sequence[Any] = (),
+    config: Any = None,
+    engine: Any = None,
+    out: str | Path | None = None,
+) -> BenchResult:
+    """Run ``source`` through the pipeline pieces with stage timers (module docstring).
+
+    prompts: Prompt objects or ``--prompt`` strings; none: one click at the centre of
+    the first frame. engine: a ready engine (tests), else built from the arguments.
+    out: keep the outputs there (default: a temporary folder, deleted afterwards).
+    """
+    from streamseg.config import Config
+    from streamseg.engines.select import resolve_model
+    from streamseg.io.source import open_source
+    from streamseg.prompts import parse_prompt, validate
+    from streamseg.track.tracker import Tracker
+    from streamseg.types import Prompt
+
+    config = config or Config()
+    for key, value in dict(
+        name=model, checkpoint=checkpoint, batch_size=batch_size, device=device, dtype=dtype
+    ).items():
+        setattr(config.model, key, value)
+    config.source.max_frames = max_frames
+    started = time.perf_counter()
+    meta: dict[str, Any] = {"name": getattr(engine, "name", "?")}
+    if engine is None:
+        engine, meta = resolve_model(config, random_weights=random_weights)
+    for key in ("device", "dtype", "batch_size"):
+        if hasattr(engine, key) and key not in meta:
+            meta[key] = str(getattr(engine, key) or "float32").replace("torch.", "")
+    setup = time.perf_counter() - started
+    cuda = str(getattr(engine, "device", "cpu")).startswith("cuda")
+    timer = StageTimer(_cuda_sync() if cuda else None)
+    if cuda:
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
+
+    src = open_source(source, config.source)
+    try:
+        parsed = [
+            p if isinstance(p, Prompt) else parse_prompt(p, i + 1) for i, p in enumerate(prompts)
+        ]
+        w, h = src.info.width, src.info.height
+        if not parsed:
+            centre = np.array([[w / 2, h / 2]], np.float32)
+            parsed = [Prompt(1, 0, points=centre, labels=np.ones(1, np.int32), name="centre")]
+        validate(parsed, w, h)
+    except BaseException:
+        src.close()
+        raise
+    tracker = Tracker(_instrument(engine, timer), config.tracker)
+    tracker.add_prompts(parsed)
+    with contextlib.ExitStack() as stack:
+        folder = Path(out) if out else Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        folder.mkdir(parents=True, exist_ok=True)
+        frames, present, wall = _run(src, engine, tracker, timer, folder, config, meta)
+    result = BenchResult(
+        source=source,
+        engine=meta,
+        frames=frames,
+        size=(w, h),
+        wall=wall,
+        setup=setup,
+        stages=dict(timer.seconds),
+        decoder_calls=getattr(engine, "_bench_calls", 0),
+        present=present,
+        peak_rss=_peak_rss(),
+    )
+    if cuda:
+        import torch
+
+        result.cuda_max_memory = int(torch.cuda.max_memory_allocated())
+    if (meta.get("weights") or {}).get("source") == "random":
+        result.notes.append("random weights: speed only, the masks mean nothing")
+    return result
+
+
+def _cuda_sync() -> Callable[[], None]:
+    import torch
+
+    return torch.cuda.synchronize
+
+
+def _instrument(engine: Any, timer: StageTimer) -> Any:
+    """Attach the timer (SAM times its own stages; other engines are timed whole) and
+    count the decoder calls in ``engine._bench_calls``."""
+    engine._bench_calls = 0
+    own = hasattr(engine, "timer")
+    if own:
+        engine.timer = timer
+    embed, segment = engine.embed, engine.segment
+
+    def timed_embed(images: Any) -> Any:
+        with contextlib.nullcontext() if own else timer.stage("encode"):
+            return embed(images)
+
+    def timed_segment(embedding: Any, prompts: Any) -> Any:
+        engine._bench_calls += 1
+        with contextlib.nullcontext() if own else timer.stage("decode-masks"):
+            return segment(embedding, prompts)
+
+    engine.embed, engine.segment = timed_embed, timed_segment
+    return engine
+
+
+def _run(
+    src: Any, engine: Any, tracker: Any, timer: StageTimer, folder: Path, config: Any, meta: dict
+) -> tuple[int, int, float]:
+    """The timed loop; returns (frames, frames with an object present, wall seconds)."""
+    from streamseg.engines.sam import embedded_frames
+    from streamseg.io.threads import Prefetch, ThreadedSink
+
+    frames = present = 0
+    sinks: list[ThreadedSink] = []
+    complete = False
+    start = time.perf_counter()
+    feed = Prefetch(_timed_frames(src.frames(), timer), config.source.queue_size, name="decode")
+    try:
+        batches = _batches(feed, max(1, getattr(engine, "batch_size", 1) or 1))
+        for frame, embedding in embedded_frames(engine, batches):
+            before = timer.get("decode-masks")
+            t = time.perf_counter()
+            result = tracker.step(frame, embedding)
+            timer.add("tracking", time.perf_counter() - t - (timer.get("decode-masks") - before))
+            if not sinks:
+                sinks = _open_sinks(folder, src, meta, timer, config)
+            for sink in sinks:
+                sink.write(result)
+            frames += 1
+            present += bool(result.present.any())
+        complete = True
+    finally:
+        try:
+            for sink in sinks:
+                sink.close(complete)
+        finally:
+            if feed.close():
+                src.close()
+    return frames, present, time.perf_counter() - start
+
+
+def _timed_frames(frames: Iterator[Any], timer: StageTimer) -> Iterator[Any]:
+    """The source's frames, each one's decoding time charged to "decode"."""
+    while True:
+        t = time.perf_counter()
+        try:
+            frame = next(frames)
+        except StopIteration:
+            return
+        timer.add("decode", time.perf_counter() - t)
+        yield frame
+
+
+def _batches(items: Any, size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class _TimedSink:
+    """A sink whose write/close time goes to "writing", less what ``render`` took."""
+
+    def __init__(self, sink: Any, timer: StageTimer, rendered: threading.local) -> None:
+        self.sink, self.timer, self.rendered = sink, timer, rendered
+
+    def write(self, item: Any) -> None:
+        self.rendered.seconds = 0.0
+        t = time.perf_counter()
+        self.sink.write(item)
+        self.timer.add("writing", time.perf_counter() - t - self.rendered.seconds)
+
+    def close(self, complete: bool) -> None:
+        t = time.perf_counter()
+        self.sink.close(complete)
+        self.timer.add("writing", time.perf_counter() - t)
+
+
+def _open_sinks(folder: Path, src: Any, meta: dict, timer: StageTimer, config: Any) -> list[Any]:
+    """The Zarr store and the overlay video, as the pipeline opens them, timed."""
+    from streamseg.io.threads import ThreadedSink
+    from streamseg.io.video_sink import VideoSink
+    from streamseg.io.zarr_sink import ZarrSink
+    from streamseg.render.overlay import draw_overlay
+
+    o = config.output
+    rendered = threading.local()
+
+    def draw(result: Any) -> Any:
+        t = time.perf_counter()
+        picture = draw_overlay(result, o.alpha)
+        rendered.seconds = time.perf_counter() - t
+        timer.add("rendering", rendered.seconds)
+        return picture
+
+    attrs = {"engine": meta, "source": src.info.as_dict(), "bench": True}
+    zarr_sink = ZarrSink(folder / "masks.zarr", attrs, {}, o.chunk_frames)
+    sinks = [ThreadedSink(_TimedSink(zarr_sink, timer, rendered), o.queue_size, name="zarr")]
+    if o.overlay:
+        video = VideoSink(folder / "overlay.mp4", src.info, draw, crf=o.crf, preset=o.preset)
+        sinks.append(ThreadedSink(_TimedSink(video, timer, rendered), o.queue_size, name="video"))
+    return sinks
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m streamseg.bench SOURCE [...]``: the same as ``streamseg bench``."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m streamseg.bench", description=__doc__)
+    p.add_argument("source")
+    p.add_argument("--model", default="sam-vit-b")
+    p.add_argument("--checkpoint")
+    p.add_argument("--random-weights", action="store_true")
+    p.add_argument("--batch-size", type=int, default=0)
+    p.add_argument("--max-frames", type=int, default=20)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--dtype", default="auto")
+    p.add_argument("--prompt", action="append", default=[])
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="streamseg: %(message)s", stream=sys.stderr)
+    result = run_bench(
+        a.source,
+        model=a.model,
+        checkpoint=a.checkpoint,
+        random_weights=a.random_weights,
+        batch_size=a.batch_size,
+        max_frames=a.max_frames,
+        device=a.device,
+        dtype=a.dtype,
+        prompts=a.prompt,
+    )
+    sys.stdout.write(result.table() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

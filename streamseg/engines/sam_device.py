@@ -1,0 +1,109 @@
+"""Where the SAM engine runs: device and dtype choice, pinned uploads, and the
+per-frame embedding handle that carries a CUDA event.
+
+On CUDA the engine encodes on a side stream; a SamEmbedding holds the features
+tensor and the event recorded after the encoder, and makes the consuming stream wait
+on that event (a device-side wait, no host sync) before the tensor is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from streamseg.engines import sam_prompts as sp
+from streamseg.errors import EngineError
+
+
+def resolve_device(name: str) -> Any:
+    """A torch.device for "auto", "cpu", "cuda", "cuda:N" (or any torch device name)."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise EngineError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from error
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise EngineError(f"--device {name}: CUDA is not available here; use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise EngineError(
+                f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here"
+            )
+    return device
+
+
+def resolve_dtype(name: str, device: Any) -> Any:
+    """The autocast dtype for ``name`` on ``device``; None means plain float32.
+
+    auto: bfloat16 on CUDA (float16 where the GPU lacks bf16), float32 elsewhere.
+    """
+    import torch
+
+    if name == "auto":
+        if device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    table = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+    if name not in table:
+        raise EngineError(f"unknown dtype {name!r}; use auto, float32, bfloat16 or float16")
+    return table[name]
+
+
+class SamEmbedding:
+    """One frame's SAM image embedding, on the device.
+
+    features(): (1, C, 64, 64) float32 tensor (C = 256 for the official models; SAM's
+    neck ends in a float32 LayerNorm2d, so even under bf16 autocast it is float32
+    holding bf16-rounded values). original_size: (H, W) of the frame; input_size:
+    (h, w) of the resized frame inside SAM's padded 1024 x 1024 input. On CUDA the
+    tensor is produced on the engine's side stream: ``features()`` makes the current
+    stream wait for it (no host sync) before handing it out.
+    """
+
+    def __init__(self, features: Any, original_size: tuple[int, int], event: Any = None) -> None:
+        self._features = features
+        self.original_size = original_size
+        self.input_size = sp.input_size(*original_size)
+        self._event = event
+
+    def features(self) -> Any:
+        if self._event is not None:
+            import torch
+
+            stream = torch.cuda.current_stream(self._features.device)
+            stream.wait_event(self._event)
+            # Made on another stream: keep its memory from reuse until this stream is done.
+            self._features.record_stream(stream)
+            self._event = None
+        return self._features
+
+
+class PinnedPool:
+    """Reusable pinned host buffers, one per (batch, H, W, 3) shape (a handful: frame
+    sizes rarely change, and only the last batch of a stream is short), each guarded
+    by the CUDA event of the copy that last read it, so it is never overwritten
+    mid-copy."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[tuple[int, ...], tuple[Any, Any]] = {}
+
+    def upload(self, images: Sequence[np.ndarray], device: Any) -> Any:
+        import torch
+
+        shape = (len(images), *images[0].shape)
+        if shape not in self._buffers:
+            buf = torch.empty(shape, dtype=torch.uint8, pin_memory=True)
+            self._buffers[shape] = (buf, torch.cuda.Event())
+        buf, event = self._buffers[shape]
+        event.synchronize()
+        host = buf.numpy()
+        for i, image in enumerate(images):
+            host[i] = image
+        out = buf.to(device, non_blocking=True)
+        event.record()
+        return out
