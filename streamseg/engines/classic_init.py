@@ -1,0 +1,218 @@
+"""First-frame masks for the classic engine: clicks or a box -> mask, by GrabCut.
+
+A box is GrabCut's own setting: outside is background, inside is to be decided,
+clicks are sure object (positive) or sure background (negative). A click alone says
+where the object is but not how big it is, so GrabCut starts in a small box around
+it and every side of the box the object still leans on moves out, until the object
+sits inside its box (sides on the frame's edge do not count: objects are often cut
+by it). Only the part connected to the positive clicks is kept. Work is done at
+reduced resolution; this runs once per prompt and may take a few hundred ms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class InitConfig:
+    """Settings of the first-frame segmentation.
+
+    work_size: long side (pixels) of the window GrabCut runs on.
+    iterations: GrabCut iterations.
+    start_boxes: sides of the first boxes tried around clicks, as fractions of the frame's
+        shorter side (the result that stands out most from its surroundings is kept).
+    grow: how far a side the object leans on moves out, as a fraction of the box side.
+    grow_steps: most boxes tried.
+    click_radius: radius of the sure-object disk around a click, as a fraction of the
+        frame's shorter side.
+    edge_touch: the largest share of a box side the object may cover for the box to
+        count as big enough on that side.
+    """
+
+    work_size: int = 160
+    iterations: int = 3
+    start_boxes: tuple[float, ...] = (0.3, 0.45, 0.6, 0.8)
+    grow: float = 0.5
+    grow_steps: int = 4
+    click_radius: float = 0.015
+    edge_touch: float = 0.1
+
+
+def mask_from_points_box(
+    image: np.ndarray,
+    points: np.ndarray,
+    labels: np.ndarray,
+    box: np.ndarray | None,
+    cfg: InitConfig,
+) -> np.ndarray:
+    """(H, W) bool mask of the object marked by (K, 2) points / (K,) labels and/or a box.
+
+    image: (H, W, 3) uint8 RGB. points in pixels (x, y); labels 1 = object, 0 = not.
+    box: (4,) x0, y0, x1, y1 or None. An empty mask when nothing can be found.
+    """
+    h, w = image.shape[:2]
+    points = np.asarray(points, np.float32).reshape(-1, 2)
+    labels = np.asarray(labels).reshape(-1)
+    pos, neg = points[labels > 0], points[labels <= 0]
+    if box is not None:
+        x0, y0, x1, y1 = (int(round(v)) for v in box)
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return np.zeros((h, w), bool)
+        m = max(8, int(0.1 * max(x1 - x0, y1 - y0)))
+        window = (max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m))
+        return _grabcut(image, window, (x0, y0, x1, y1), pos, neg, cfg, strict=True)
+    if not len(pos):
+        return np.zeros((h, w), bool)
+    # A click gives no size: grow boxes of a few starting sizes around it, and keep the
+    # object that stands out most from its surroundings.
+    best, best_score = np.zeros((h, w), bool), -1.0
+    for start in cfg.start_boxes:
+        mask = _grow_from_clicks(image, pos, neg, start, cfg)
+        score = _separation(image, mask)
+        if score > best_score:
+            best, best_score = mask, score
+    return best
+
+
+def _grow_from_clicks(
+    image: np.ndarray, pos: np.ndarray, neg: np.ndarray, start: float, cfg: InitConfig
+) -> np.ndarray:
+    """GrabCut from a box of side ``start`` x the frame's shorter side around the
+    clicks, moving out each side the object still leans on. (H, W) bool mask."""
+    h, w = image.shape[:2]
+    half = max(start * min(h, w), 1.25 * float(np.ptp(pos, axis=0).max(initial=0))) / 2
+    cx, cy = pos.mean(axis=0)
+    x0, y0, x1, y1 = cx - half, cy - half, cx + half, cy + half
+    mask = np.zeros((h, w), bool)
+    for _ in range(cfg.grow_steps):
+        rect = (max(0, int(x0)), max(0, int(y0)), min(w, int(x1) + 1), min(h, int(y1) + 1))
+        m = max(8, int(0.1 * max(rect[2] - rect[0], rect[3] - rect[1])))
+        window = (
+            max(0, rect[0] - m),
+            max(0, rect[1] - m),
+            min(w, rect[2] + m),
+            min(h, rect[3] + m),
+        )
+        found = _grabcut(image, window, rect, pos, neg, cfg)
+        if not found.any():
+            break
+        mask = found
+        touched = _touched_sides(mask, window, (w, h), cfg.edge_touch)
+        if not any(touched):
+            break
+        grow = cfg.grow * max(x1 - x0, y1 - y0)
+        x0, y0 = x0 - grow * touched[0], y0 - grow * touched[1]
+        x1, y1 = x1 + grow * touched[2], y1 + grow * touched[3]
+    return mask
+
+
+def _separation(image: np.ndarray, mask: np.ndarray) -> float:
+    """How much a (H, W) bool mask stands out in colour from the ring around it: the
+    Bhattacharyya distance of their Lab histograms, in [0, 1] (-1 for an empty mask)."""
+    area = int(mask.sum())
+    if area < 16:
+        return -1.0
+    k = max(5, int(0.15 * np.sqrt(area)))
+    m8 = mask.view(np.uint8)
+    ring = cv2.dilate(m8, np.ones((2 * k + 1, 2 * k + 1), np.uint8)) & (1 - m8)
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2Lab)
+    args = ([0, 1, 2], [8, 16, 16], [0, 256, 0, 256, 0, 256])
+    h_in = cv2.calcHist([lab], args[0], m8, args[1], args[2])
+    h_out = cv2.calcHist([lab], args[0], ring, args[1], args[2])
+    return float(cv2.compareHist(h_in, h_out, cv2.HISTCMP_BHATTACHARYYA))
+
+
+def _touched_sides(
+    mask: np.ndarray, rect: tuple[int, int, int, int], frame: tuple[int, int], share: float
+) -> tuple[bool, bool, bool, bool]:
+    """Whether the mask covers more than ``share`` of each side (left, top, right,
+    bottom) of ``rect``, just inside it; sides on the frame's edge never count."""
+    x0, y0, x1, y1 = rect
+    fw, fh = frame
+    band = 3
+    sides = (
+        mask[y0:y1, x0 : x0 + band].any(axis=1) if x0 > 0 else None,
+        mask[y0 : y0 + band, x0:x1].any(axis=0) if y0 > 0 else None,
+        mask[y0:y1, x1 - band : x1].any(axis=1) if x1 < fw else None,
+        mask[y1 - band : y1, x0:x1].any(axis=0) if y1 < fh else None,
+    )
+    return tuple(bool(s is not None and s.size and s.mean() > share) for s in sides)  # type: ignore[return-value]
+
+
+def _grabcut(
+    image: np.ndarray,
+    window: tuple[int, int, int, int],
+    rect: tuple[int, int, int, int],
+    pos: np.ndarray,
+    neg: np.ndarray,
+    cfg: InitConfig,
+    strict: bool = False,
+) -> np.ndarray:
+    """GrabCut of the (H, W, 3) RGB image inside ``window`` (x0, y0, x1, y1): outside
+    ``rect`` is background, clicks are sure object / background. (H, W) bool mask."""
+    h, w = image.shape[:2]
+    wx0, wy0, wx1, wy1 = window
+    ww, wh = wx1 - wx0, wy1 - wy0
+    s = min(1.0, cfg.work_size / max(ww, wh))
+    size = (max(8, round(ww * s)), max(8, round(wh * s)))
+    sx, sy = size[0] / ww, size[1] / wh
+    small = cv2.resize(image[wy0:wy1, wx0:wx1], size, interpolation=cv2.INTER_AREA)
+    crop = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
+    # A user's box is strict: outside is background. A box guessed around clicks is
+    # not: outside it is probably background, only the window's own edge (not where it
+    # is the frame's edge) is sure, so the object may spill past the box.
+    lab = np.full((size[1], size[0]), cv2.GC_BGD if strict else cv2.GC_PR_BGD, np.uint8)
+    rx0, ry0 = int((rect[0] - wx0) * sx), int((rect[1] - wy0) * sy)
+    rx1, ry1 = int(np.ceil((rect[2] - wx0) * sx)), int(np.ceil((rect[3] - wy0) * sy))
+    lab[ry0:ry1, rx0:rx1] = cv2.GC_PR_FGD
+    b = 2
+    if wx0 > 0:
+        lab[:, :b] = cv2.GC_BGD
+    if wy0 > 0:
+        lab[:b, :] = cv2.GC_BGD
+    if wx1 < w:
+        lab[:, -b:] = cv2.GC_BGD
+    if wy1 < h:
+        lab[-b:, :] = cv2.GC_BGD
+    r = max(2, int(cfg.click_radius * min(h, w) * s))
+    seeds = [(int((x - wx0) * sx), int((y - wy0) * sy)) for x, y in pos]
+    for x, y in neg:
+        cv2.circle(lab, (int((x - wx0) * sx), int((y - wy0) * sy)), r, cv2.GC_BGD, -1)
+    for c in seeds:
+        cv2.circle(lab, c, r, cv2.GC_FGD, -1)
+    if not (lab == cv2.GC_BGD).any():
+        # The box is the whole frame: GrabCut needs some background, take the border.
+        lab[[0, -1], :] = cv2.GC_BGD
+        lab[:, [0, -1]] = cv2.GC_BGD
+    if not (lab != cv2.GC_BGD).any():
+        return np.zeros((h, w), bool)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    # The rect argument is ignored with GC_INIT_WITH_MASK.
+    cv2.grabCut(crop, lab, (0, 0, 1, 1), bgd, fgd, cfg.iterations, cv2.GC_INIT_WITH_MASK)
+    found = ((lab == cv2.GC_FGD) | (lab == cv2.GC_PR_FGD)).astype(np.uint8)
+    found = _connected_to(found, seeds)
+    full = cv2.resize(found.astype(np.float32), (ww, wh), interpolation=cv2.INTER_LINEAR) > 0.5
+    mask = np.zeros((h, w), bool)
+    mask[wy0:wy1, wx0:wx1] = full
+    return mask
+
+
+def _connected_to(mask: np.ndarray, seeds: list[tuple[int, int]]) -> np.ndarray:
+    """The parts of a (h, w) uint8 mask connected to any seed (x, y); all of it if no seed hits."""
+    if not seeds:
+        return mask.astype(bool)
+    n, labels = cv2.connectedComponents(mask, connectivity=8)
+    h, w = mask.shape
+    keep = np.zeros(n, bool)
+    for x, y in seeds:
+        lab = labels[min(max(y, 0), h - 1), min(max(x, 0), w - 1)]
+        if lab:
+            keep[lab] = True
+    if not keep.any():
+        return mask.astype(bool)
+    return keep[labels]

@@ -1,0 +1,312 @@
+"""The tracker: prompts and the previous frame's state -> every object's mask, per frame.
+
+Engine-agnostic. Per object it keeps a small state that does not grow with the
+video: the last mask, the engine's own logits and appearance model, the user's
+points carried along, a box, the object's overall motion and remembered extent, and
+a status. Each frame it computes the optical flow (current -> previous) once, turns
+every object's last mask into a soft prior for this frame (streamseg/track/prior.py:
+the mask carried by the flow, by the object's overall motion where the flow is
+unreliable, with motion segmentation against leaks), builds one ObjectPrompt per
+object and asks the engine for all objects in a single ``segment`` call.
+
+An object whose mask vanishes is "hidden" (absent, its mask dropped so it cannot
+stick to something else) while its remembered extent still says where it should be;
+parts that come back there may be picked up again. After that it is "lost".
+
+Prompts apply at their frame index (or at the first frame after it, as live
+sources skip indices). A prompt for a new id adds an object; one for a known id
+re-initialises it from that frame on; several for one id and frame are merged.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from streamseg.engines.base import Engine, ObjectPrompt
+from streamseg.errors import UsageError
+from streamseg.track.flow import FlowEstimator, FlowField
+from streamseg.track.prior import PriorConfig, object_prior
+from streamseg.types import Frame, FrameResult, Prompt, mask_box
+
+log = logging.getLogger(__name__)
+
+PENDING, TRACKING, HIDDEN, LOST, REMOVED = "pending", "tracking", "hidden", "lost", "removed"
+
+
+@dataclass
+class TrackerConfig:
+    """Settings of the tracker.
+
+    flow_scale: resolution of the optical flow, as a fraction of the frame's.
+    flow_max_side: the flow image's longest side, in pixels, at most (so HD input costs
+        no more than SD).
+    flow_preset: DIS preset, "ultrafast", "fast" or "medium".
+    flow_consistency: also compute forward flow, to flag occlusions (forward-backward
+        check) and to carry points exactly.
+    prior: how the last mask, the motion and the extent make the next frame's prior.
+    extent_decay: per-frame decay of the remembered extent of an object (where it is,
+        hidden parts included); 0 turns the extent off.
+    max_hidden: frames an object that is out of sight is still looked for.
+    min_area: fewest pixels, as a fraction of the frame, for an object to count as
+        present; below it the object is hidden (or lost) and its mask dropped.
+    """
+
+    flow_scale: float = 0.5
+    flow_max_side: int = 480
+    flow_preset: str = "medium"
+    flow_consistency: bool = True
+    prior: PriorConfig = field(default_factory=PriorConfig)
+    extent_decay: float = 0.97
+    max_hidden: int = 30
+    min_area: float = 2e-5
+
+
+@dataclass
+class ObjectTrack:
+    """One object's state: O(1) in the video's length.
+
+    mask: (H, W) bool, the last mask (None before the object starts or once lost).
+    logits, appearance: the engine's own state from the last frame.
+    points: (K, 2) float32 the user's points, carried by the flow; labels: (K,) int32.
+    box: (4,) float32 of the last mask. status: "pending", "tracking", "hidden" (out of
+    sight, still looked for), "lost" or "removed".
+    extent: (H, W) float32 in [0, 1], where the object is, hidden parts included,
+        fading with time; motion: (2, 3) its last overall motion; hidden_for: frames
+        since it was last seen.
+    """
+
+    object_id: int
+    name: str | None = None
+    status: str = PENDING
+    mask: np.ndarray | None = None
+    logits: Any = None
+    appearance: Any = None
+    points: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
+    labels: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int32))
+    box: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
+    score: float = 0.0
+    extent: np.ndarray | None = None
+    motion: np.ndarray | None = None
+    hidden_for: int = 0
+
+
+class Tracker:
+    """Tracks every prompted object through a stream of frames with one engine."""
+
+    def __init__(self, engine: Engine, config: TrackerConfig | None = None):
+        self.engine = engine
+        self.config = config or TrackerConfig()
+        c = self.config
+        self._flow = FlowEstimator(c.flow_scale, c.flow_preset, c.flow_consistency, c.flow_max_side)
+        self._tracks: dict[int, ObjectTrack] = {}
+        self._pending: list[Prompt] = []
+        self._prev_gray: np.ndarray | None = None
+        self._prev_index: int | None = None
+
+    @property
+    def objects(self) -> list[int]:
+        """Object ids, in the order they were first prompted (grows, never shrinks)."""
+        return list(self._tracks)
+
+    def track(self, object_id: int) -> ObjectTrack:
+        """The state of one object."""
+        return self._tracks[object_id]
+
+    def add_prompts(self, prompts: list[Prompt]) -> None:
+        """Queue prompts; each applies at ``prompt.frame`` (or the next frame seen)."""
+        for p in prompts:
+            if not isinstance(p, Prompt):
+                raise UsageError(f"add_prompts: expected Prompt objects, got {type(p).__name__}")
+            if p.object_id not in self._tracks:
+                self._tracks[p.object_id] = ObjectTrack(p.object_id, name=p.name)
+            elif p.name:
+                self._tracks[p.object_id].name = p.name
+            self._pending.append(p)
+
+    def remove_object(self, object_id: int) -> None:
+        """Stop tracking an object: its state and queued prompts are dropped and it is
+        absent from now on, but its id stays in ``objects`` (N never shrinks). A later
+        prompt for it starts it again."""
+        if object_id not in self._tracks:
+            raise UsageError(f"no object {object_id} to remove; known: {self.objects}")
+        self._pending = [p for p in self._pending if p.object_id != object_id]
+        old = self._tracks[object_id]
+        self._tracks[object_id] = ObjectTrack(object_id, name=old.name, status=REMOVED)
+
+    def step(self, frame: Frame, embedding: Any) -> FrameResult:
+        """Every object's mask on ``frame``; ``embedding`` = engine.embed([frame.image])[0]."""
+        if self._prev_index is not None and frame.index <= self._prev_index:
+            raise UsageError(
+                f"frame {frame.index} came after frame {self._prev_index}; "
+                "frames must arrive in increasing index order"
+            )
+        h, w = frame.image.shape[:2]
+        due = self._due_prompts(frame.index)
+        gray = self._flow.prepare(frame.image)
+        flow = self._maybe_flow(gray, frame.size, due)
+
+        ids, prompts = [], []
+        for oid, tr in self._tracks.items():
+            if oid in due:
+                prompts.append(self._init_prompt(tr, due[oid], (h, w)))
+                ids.append(oid)
+            elif tr.status in (TRACKING, HIDDEN) and flow is not None:
+                prompts.append(self._carry(tr, flow))
+                ids.append(oid)
+        segs = self.engine.segment(embedding, prompts) if prompts else []
+        if len(segs) != len(prompts):
+            raise UsageError(
+                f"engine {self.engine.name} gave {len(segs)} answers to {len(prompts)} prompts"
+            )
+        min_px = max(1, int(self.config.min_area * h * w))
+        for oid, seg in zip(ids, segs):
+            self._store(self._tracks[oid], seg, min_px)
+        # Objects not touched this frame (pending, lost, or no flow) are absent.
+        for oid, tr in self._tracks.items():
+            if oid not in ids and tr.status in (TRACKING, HIDDEN):
+                tr.status, tr.mask, tr.extent = LOST, None, None
+
+        self._prev_gray, self._prev_index = gray, frame.index
+        return self._result(frame)
+
+    # -- internals ---------------------------------------------------------------
+
+    def _due_prompts(self, index: int) -> dict[int, list[Prompt]]:
+        due: dict[int, list[Prompt]] = {}
+        keep = []
+        for p in self._pending:
+            if p.frame <= index:
+                due.setdefault(p.object_id, []).append(p)
+            else:
+                keep.append(p)
+        self._pending = keep
+        return due
+
+    def _maybe_flow(self, gray: np.ndarray, size: tuple[int, int], due: dict) -> FlowField | None:
+        """The flow into this frame, when some object needs carrying and a previous frame fits."""
+        carrying = any(
+            t.status in (TRACKING, HIDDEN) and oid not in due for oid, t in self._tracks.items()
+        )
+        if not carrying or self._prev_gray is None or self._prev_gray.shape != gray.shape:
+            return None
+        return self._flow.compute(gray, self._prev_gray, size)
+
+    def _init_prompt(
+        self, tr: ObjectTrack, prompts: list[Prompt], shape: tuple[int, int]
+    ) -> ObjectPrompt:
+        """Merge the prompts due for one object into a fresh start (state is reset)."""
+        masks = [p.mask for p in prompts if p.mask is not None]
+        for m in masks:
+            if m.shape != shape:
+                raise UsageError(
+                    f"prompt mask for object {tr.object_id} has shape {m.shape}, frame is {shape}"
+                )
+        boxes = [p.box for p in prompts if p.box is not None]
+        points = np.concatenate([p.points for p in prompts]).astype(np.float32)
+        labels = np.concatenate([p.labels for p in prompts]).astype(np.int32)
+        mask = np.logical_or.reduce(masks).astype(np.float32) if masks else None
+        tr.points, tr.labels = points, labels
+        tr.logits = tr.appearance = tr.extent = tr.motion = None
+        tr.hidden_for = 0
+        return ObjectPrompt(
+            points=points,
+            labels=labels,
+            box=boxes[-1] if boxes else None,
+            mask=mask,
+            mask_given=mask is not None,
+        )
+
+    def _carry(self, tr: ObjectTrack, flow: FlowField) -> ObjectPrompt:
+        """The object's last mask carried into this frame as a soft prior, plus its points.
+
+        Per pixel, the mask moves with the dense flow; where that flow is unreliable
+        (occlusions, disocclusions, blur) it moves instead with the object's overall
+        motion (a similarity fitted to the flow inside it). The object's extent, the
+        place it occupies including hidden parts, moves with that overall motion too;
+        where the object is expected but the flow says it is not visible, the prior is
+        raised to "undecided" (0.5), so the engine's own evidence can bring back parts
+        uncovered by a passing occluder.
+        """
+        c = self.config
+        if tr.mask is None:
+            # Out of sight: assume it stays where it went (behind something); running
+            # on at its last velocity would soon put it anywhere.
+            motion = np.eye(2, 3)
+        else:
+            motion = flow.object_motion(tr.mask)
+            if motion is None:
+                # Too little visible to fit: assume the last motion continues.
+                motion = tr.motion if tr.motion is not None else np.eye(2, 3)
+        tr.motion = motion
+        if tr.extent is not None and c.extent_decay > 0:
+            tr.extent = c.extent_decay * flow.warp_affine(tr.extent, motion)
+        prior = object_prior(flow, tr.mask, motion, tr.extent, c.prior)
+        tr.points = flow.carry_points(tr.points)
+        box = mask_box(prior >= 0.5)
+        return ObjectPrompt(
+            points=tr.points,
+            labels=tr.labels,
+            box=box if box[2] > box[0] else None,
+            mask=prior,
+            logits=tr.logits,
+            appearance=tr.appearance,
+        )
+
+    def _store(self, tr: ObjectTrack, seg: Any, min_px: int) -> None:
+        mask = np.asarray(seg.mask, bool)
+        tr.logits, tr.appearance, tr.score = seg.logits, seg.appearance, float(seg.score)
+        c = self.config
+        if int(mask.sum()) < min_px:
+            # Not visible: drop the mask so nothing carries it onto something else, but
+            # keep the extent a while, as the object may come out from behind something.
+            tr.mask, tr.box = None, np.zeros(4, np.float32)
+            tr.hidden_for += 1
+            expected = tr.extent is not None and float(tr.extent.max()) >= 0.5
+            if expected and tr.hidden_for <= c.max_hidden:
+                tr.status = HIDDEN
+            else:
+                if tr.status != LOST:
+                    log.info("object %s lost", tr.object_id)
+                tr.status, tr.extent, tr.motion = LOST, None, None
+            return
+        tr.status, tr.mask, tr.box, tr.hidden_for = TRACKING, mask, mask_box(mask), 0
+        if c.extent_decay > 0:
+            m = mask.astype(np.float32)
+            tr.extent = m if tr.extent is None else np.maximum(tr.extent, m)
+        self._fix_points(tr)
+
+    @staticmethod
+    def _fix_points(tr: ObjectTrack) -> None:
+        """Keep carried points meaningful: positives inside the mask, negatives outside."""
+        if not len(tr.points):
+            return
+        assert tr.mask is not None
+        h, w = tr.mask.shape
+        ix = np.clip(np.round(tr.points[:, 0]).astype(int), 0, w - 1)
+        iy = np.clip(np.round(tr.points[:, 1]).astype(int), 0, h - 1)
+        inside = tr.mask[iy, ix]
+        keep = (tr.labels > 0) | ~inside
+        stray = (tr.labels > 0) & ~inside
+        if stray.any():
+            dist = cv2.distanceTransform(tr.mask.view(np.uint8), cv2.DIST_L2, 3)
+            y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
+            tr.points = tr.points.copy()
+            tr.points[stray] = (x, y)
+        tr.points, tr.labels = tr.points[keep], tr.labels[keep]
+
+    def _result(self, frame: Frame) -> FrameResult:
+        h, w = frame.image.shape[:2]
+        n = len(self._tracks)
+        masks = np.zeros((n, h, w), bool)
+        scores = np.zeros(n, np.float32)
+        boxes = np.zeros((n, 4), np.float32)
+        present = np.zeros(n, bool)
+        for i, tr in enumerate(self._tracks.values()):
+            if tr.status == TRACKING and tr.mask is not None:
+                masks[i], scores[i], boxes[i], present[i] = tr.mask, tr.score, tr.box, True
+        return FrameResult(frame, list(self._tracks), masks, scores, boxes, present)
