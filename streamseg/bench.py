@@ -299,6 +299,7 @@ def _run(
     """The timed loop; returns (frames, frames with an object present, wall seconds)."""
     from streamseg.engines.sam import embedded_frames
     from streamseg.io.threads import Prefetch, ThreadedSink
+    from streamseg.pipeline import batches
 
     frames = present = 0
     sinks: list[ThreadedSink] = []
@@ -306,8 +307,8 @@ def _run(
     start = time.perf_counter()
     feed = Prefetch(_timed_frames(src.frames(), timer), config.source.queue_size, name="decode")
     try:
-        batches = _batches(feed, max(1, getattr(engine, "batch_size", 1) or 1))
-        for frame, embedding in embedded_frames(engine, batches):
+        groups = batches(feed, max(1, getattr(engine, "batch_size", 1) or 1))
+        for frame, embedding in embedded_frames(engine, groups):
             before = timer.get("decode-masks")
             t = time.perf_counter()
             result = tracker.step(frame, embedding)
@@ -339,17 +340,6 @@ def _timed_frames(frames: Iterator[Any], timer: StageTimer) -> Iterator[Any]:
             return
         timer.add("decode", time.perf_counter() - t)
         yield frame
-
-
-def _batches(items: Any, size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 class _TimedSink:

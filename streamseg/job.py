@@ -219,28 +219,27 @@ class _Job:
         sinks = [ThreadedSink(zarr, o.queue_size, name="zarr")]
         info = src.info
         audio = info.uri if o.audio and info.has_audio and info.kind == "file" else None
-        if o.overlay:
-            video = VideoSink(
-                o.video_out or out / "overlay.mp4",
+
+        def video(path: Path | str, draw: Any, name: str) -> ThreadedSink:
+            sink = VideoSink(
+                path,
                 info,
-                lambda r: draw_overlay(r, o.alpha),
+                draw,
                 crf=o.crf,
                 preset=o.preset,
                 audio_from=audio,
                 start=self.config.source.start,
             )
-            sinks.append(ThreadedSink(video, o.queue_size, name="video"))
+            return ThreadedSink(sink, o.queue_size, name=name)
+
+        if o.overlay:
+            sinks.append(
+                video(
+                    o.video_out or out / "overlay.mp4", lambda r: draw_overlay(r, o.alpha), "video"
+                )
+            )
         if self.renderer is not None:
-            rendered = VideoSink(
-                out / "rendered.mp4",
-                src.info,
-                self.renderer,
-                crf=o.crf,
-                preset=o.preset,
-                audio_from=audio,
-                start=self.config.source.start,
-            )
-            sinks.append(ThreadedSink(rendered, o.queue_size, name="rendered"))
+            sinks.append(video(out / "rendered.mp4", self.renderer, "rendered"))
         if self.preview is not None:
             from streamseg.live import PreviewSink
 

@@ -88,7 +88,7 @@ def frame_results(
     # frame at a time, since waiting to fill a batch is latency.
     batch_size = 1 if live else max(1, config.model.batch_size or getattr(engine, "batch_size", 1))
     try:
-        for frame, embedding in embedded_frames(engine, _batches(frames, batch_size)):
+        for frame, embedding in embedded_frames(engine, batches(frames, batch_size)):
             if controls is not None:
                 controls.apply(tracker, frame.index)
             for hook in before_step:
@@ -104,7 +104,8 @@ def frame_results(
             src.close()
 
 
-def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+def batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of up to ``size`` consecutive items; the last may be shorter."""
     batch: list[Any] = []
     for item in items:
         batch.append(item)
