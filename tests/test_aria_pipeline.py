@@ -15,8 +15,9 @@ CLI = [sys.executable, "-c", "from streamseg.cli import main; main()"]
 
 
 def run(*args):
-    return subprocess.run([*CLI, "run", *map(str, args)], capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [*CLI, "run", *map(str, args)], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_gaze_prompt_on_aria_digital_twin(shared_data, tmp_path):
@@ -24,9 +25,18 @@ def test_gaze_prompt_on_aria_digital_twin(shared_data, tmp_path):
 
     adt = shared_data / "aria" / "gen1" / "digital_twin"
     out = tmp_path / "o"
-    r = run(adt / "video.vrs", "--prompt", "gaze", "--gaze",
-            adt / "mps" / "eye_gaze" / "general_eye_gaze.csv", "--model", "classic",
-            "--out", out, "-q")
+    r = run(
+        adt / "video.vrs",
+        "--prompt",
+        "gaze",
+        "--gaze",
+        adt / "mps" / "eye_gaze" / "general_eye_gaze.csv",
+        "--model",
+        "classic",
+        "--out",
+        out,
+        "-q",
+    )
     assert r.returncode == 0, r.stderr
     g = zarr.open_group(str(out / "masks.zarr"), mode="r")
     assert g.attrs["frames_written"] == 3 and g["masks"].shape == (3, 1, 1408, 1408)
@@ -64,6 +74,13 @@ def test_vrs_errors(shared_data, tmp_path):
     r = run(adt / "video.vrs", "--prompt", "gaze", "--out", tmp_path / "b")
     assert r.returncode == 2 and "--gaze PATH" in r.stderr
     other = shared_data / "aria" / "gen1" / "everyday_activities" / "mps" / "eye_gaze"
-    r = run(adt / "video.vrs", "--prompt", "gaze", "--gaze", other / "general_eye_gaze.csv",
-            "--out", tmp_path / "c")
+    r = run(
+        adt / "video.vrs",
+        "--prompt",
+        "gaze",
+        "--gaze",
+        other / "general_eye_gaze.csv",
+        "--out",
+        tmp_path / "c",
+    )
     assert r.returncode == 2 and "does not overlap" in r.stderr
