@@ -119,7 +119,8 @@ def _separation(image: np.ndarray, mask: np.ndarray) -> float:
         return -1.0
     k = max(5, int(0.15 * np.sqrt(area)))
     m8 = mask.view(np.uint8)
-    ring = cv2.dilate(m8, np.ones((2 * k + 1, 2 * k + 1), np.uint8)) & (1 - m8)
+    grown: np.ndarray = cv2.dilate(m8, np.ones((2 * k + 1, 2 * k + 1), np.uint8))
+    ring = grown & (1 - m8)
     lab = cv2.cvtColor(image, cv2.COLOR_RGB2Lab)
     args = ([0, 1, 2], [8, 16, 16], [0, 256, 0, 256, 0, 256])
     h_in = cv2.calcHist([lab], args[0], m8, args[1], args[2])

@@ -8,11 +8,13 @@ as a logit from up to four motion cues, on a crop around the object:
 - where the dense flow is unreliable (occlusions, disocclusions, blur), the last
   mask moved by the object's overall motion instead, trusted less;
 - the object's remembered extent (hidden parts included): where the object is
-  expected but the flow says it is not visible, the prior is raised to undecided;
-- motion segmentation: a pixel whose flow matches the background's motion model
-  (an affine fitted around the object) and not the object's is evidence against
-  the object, and the reverse. It stops masks leaking onto background of the same
-  colour, which pure mask carrying cannot see.
+  expected but the flow says it is not visible, the prior is raised to nearly
+  undecided (its colours may bring it back);
+- motion segmentation: a pixel whose flow matches the background's motion (an
+  affine fitted around the object) rather than the object's is evidence against the
+  object. It stops masks leaking onto background of the same colour, which carrying
+  a mask and comparing colours cannot see. (Only against: the background is rarely
+  one affine motion, so "moves unlike the background" proves little.)
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class PriorConfig:
     margin: crop margin around the object, as a fraction of its larger side.
     min_margin: smallest crop margin.
     hidden_logit: the logit given where the object is expected but was not carried.
-    motion_weight: weight of the motion-segmentation evidence (0 turns it off).
+    motion_weight: weight of the motion-segmentation evidence against the object (0 off).
     motion_sigma: flow residual (reduced-scale pixels) that counts as a match.
     motion_clip: largest motion evidence, in logits.
     motion_contrast: difference (reduced-scale pixels) between the object's and the

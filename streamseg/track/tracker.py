@@ -54,6 +54,8 @@ class TrackerConfig:
     max_hidden: frames an object that is out of sight is still looked for.
     min_area: fewest pixels, as a fraction of the frame, for an object to count as
         present; below it the object is hidden (or lost) and its mask dropped.
+    min_area_ratio: likewise, as a fraction of the object's recent peak area.
+    peak_decay: per-frame decay of that peak (so a shrinking object can shrink).
     """
 
     flow_scale: float = 0.5
@@ -64,6 +66,8 @@ class TrackerConfig:
     extent_decay: float = 0.97
     max_hidden: int = 30
     min_area: float = 2e-5
+    min_area_ratio: float = 0.02
+    peak_decay: float = 0.95
 
 
 @dataclass
@@ -77,7 +81,7 @@ class ObjectTrack:
     sight, still looked for), "lost" or "removed".
     extent: (H, W) float32 in [0, 1], where the object is, hidden parts included,
         fading with time; motion: (2, 3) its last overall motion; hidden_for: frames
-        since it was last seen.
+        since it was last seen; peak_area: its recent largest area, in pixels.
     """
 
     object_id: int
@@ -93,6 +97,7 @@ class ObjectTrack:
     extent: np.ndarray | None = None
     motion: np.ndarray | None = None
     hidden_for: int = 0
+    peak_area: float = 0.0
 
 
 class Tracker:
@@ -212,7 +217,7 @@ class Tracker:
         mask = np.logical_or.reduce(masks).astype(np.float32) if masks else None
         tr.points, tr.labels = points, labels
         tr.logits = tr.appearance = tr.extent = tr.motion = None
-        tr.hidden_for = 0
+        tr.hidden_for, tr.peak_area = 0, 0.0
         return ObjectPrompt(
             points=points,
             labels=labels,
@@ -229,10 +234,11 @@ class Tracker:
         motion (a similarity fitted to the flow inside it). The object's extent, the
         place it occupies including hidden parts, moves with that overall motion too;
         where the object is expected but the flow says it is not visible, the prior is
-        raised to "undecided" (0.5), so the engine's own evidence can bring back parts
+        raised to nearly undecided, so the engine's own evidence can bring back parts
         uncovered by a passing occluder.
         """
         c = self.config
+        motion: np.ndarray | None
         if tr.mask is None:
             # Out of sight: assume it stays where it went (behind something); running
             # on at its last velocity would soon put it anywhere.
@@ -248,9 +254,12 @@ class Tracker:
         prior = object_prior(flow, tr.mask, motion, tr.extent, c.prior)
         tr.points = flow.carry_points(tr.points)
         box = mask_box(prior >= 0.5)
+        # Out of sight, the carried points mark nothing: an engine told "here" would
+        # find something there. It gets only the prior (where it may come back).
+        visible = tr.mask is not None
         return ObjectPrompt(
-            points=tr.points,
-            labels=tr.labels,
+            points=tr.points if visible else np.zeros((0, 2), np.float32),
+            labels=tr.labels if visible else np.zeros(0, np.int32),
             box=box if box[2] > box[0] else None,
             mask=prior,
             logits=tr.logits,
@@ -261,7 +270,10 @@ class Tracker:
         mask = np.asarray(seg.mask, bool)
         tr.logits, tr.appearance, tr.score = seg.logits, seg.appearance, float(seg.score)
         c = self.config
-        if int(mask.sum()) < min_px:
+        area = int(mask.sum())
+        # A sliver left of an object that was many times bigger a moment ago is more
+        # likely a tracking error than the object: count it as out of sight too.
+        if area < max(min_px, c.min_area_ratio * tr.peak_area):
             # Not visible: drop the mask so nothing carries it onto something else, but
             # keep the extent a while, as the object may come out from behind something.
             tr.mask, tr.box = None, np.zeros(4, np.float32)
@@ -275,6 +287,7 @@ class Tracker:
                 tr.status, tr.extent, tr.motion = LOST, None, None
             return
         tr.status, tr.mask, tr.box, tr.hidden_for = TRACKING, mask, mask_box(mask), 0
+        tr.peak_area = max(float(area), c.peak_decay * tr.peak_area)
         if c.extent_decay > 0:
             m = mask.astype(np.float32)
             tr.extent = m if tr.extent is None else np.maximum(tr.extent, m)
