@@ -90,7 +90,7 @@ def test_mask_prompt_multiple_objects_and_set(tmp_path, clip):
     path, masks = clip
     labels = masks[0].astype(np.uint8)  # object 1: the disc
     labels[100:115, 130:155] = 2  # object 2: a patch of background
-    Image.fromarray(labels, mode="L").save(tmp_path / "m.png")
+    Image.fromarray(labels).save(tmp_path / "m.png")
     r = streamseg(
         "run",
         path,

@@ -20,6 +20,7 @@ def run_piped(tmp_path, frames, fps, *args):
     proc = subprocess.Popen(
         [*CLI, "run", "-", "--prompt", point, "--model", "classic", "--out", str(out), *args],
         stdin=subprocess.PIPE,
+        bufsize=0,  # unbuffered: each chunk reaches the pipe when a camera would send it
         stderr=subprocess.PIPE,
     )
 

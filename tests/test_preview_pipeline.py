@@ -28,6 +28,7 @@ def test_click_in_browser_segments_the_object_in_the_output(tmp_path: Path) -> N
     proc = subprocess.Popen(
         [*CLI, "run", "-", "--preview", "127.0.0.1:0", "--model", "classic", "--out", str(out)],
         stdin=subprocess.PIPE,
+        bufsize=0,  # unbuffered: each chunk reaches the pipe when a camera would send it
         stderr=subprocess.PIPE,
         text=False,
     )

@@ -48,7 +48,7 @@ def test_palette_mask_gives_one_object_per_value(tmp_path):
     labels = np.zeros((20, 30), np.uint8)
     labels[2:5, 2:5] = 1
     labels[10:15, 10:20] = 7
-    image = Image.fromarray(labels, mode="P")
+    image = Image.frombytes("P", labels.shape[::-1], labels.tobytes())
     image.putpalette([0, 0, 0, 255, 0, 0] + [128] * 762)
     image.save(tmp_path / "m.png")
     prompts = masks_from_png(tmp_path / "m.png")

@@ -206,7 +206,6 @@ class PyAVSource:
             self.container.close()
             raise SourceError(f"{spec} has no video stream; give a file with video in it")
         self.stream = self.container.streams.video[0]
-        self.stream.thread_type = "AUTO"  # frame+slice threads: decoding keeps ahead
         ctx = self.stream.codec_context
         rate = self.stream.average_rate or self.stream.guessed_rate
         time_base = self.stream.time_base or (1 / Fraction(rate) if rate else Fraction(1, 90000))
@@ -231,9 +230,16 @@ class PyAVSource:
             has_audio=bool(self.container.streams.audio),
             live=kind != "file" if config.live is None else config.live,
         )
+        self.stream.thread_type = self.thread_type
         if not ctx.width or not ctx.height:
             self.container.close()
             raise SourceError(f"{spec}: the video stream has no frame size; is the file complete?")
+
+    @property
+    def thread_type(self) -> str:
+        """Files: frame and slice threads, so decoding keeps ahead. Live: slice threads
+        only, since frame threads hold frames back and release them in bursts."""
+        return "SLICE" if self.info.live else "AUTO"
 
     def _open(self) -> Any:
         import av
@@ -292,7 +298,7 @@ class PyAVSource:
                 self.container.close()
                 self.container = self._open()
                 self.stream = self.container.streams.video[0]
-                self.stream.thread_type = "AUTO"
+                self.stream.thread_type = self.thread_type
             except (av.error.FFmpegError, OSError, IndexError) as error:
                 log.warning("%s: reconnection failed (%s)", self.info.uri, error)
 

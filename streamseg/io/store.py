@@ -94,7 +94,7 @@ def export_png(out: str | Path, dest: str | Path, chunk: int = 16) -> int:
             labels = np.zeros(frame_masks.shape[1:], np.uint8)
             for k, object_id in enumerate(ids[: len(frame_masks)]):
                 labels[frame_masks[k]] = object_id
-            image = Image.fromarray(labels, mode="P")
+            image = Image.frombytes("P", labels.shape[::-1], labels.tobytes())
             image.putpalette(palette)
             image.save(dest / f"{int(frame_index[t0 + i]):05d}.png")
     return t
