@@ -9,6 +9,7 @@ have an empty annotation (object out of view); any value > 0 is the object (DAVI
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -20,7 +21,7 @@ import numpy as np
 
 from streamseg.errors import SourceError, SourceNotFoundError, UsageError
 from streamseg.eval.metrics import score_sequence
-from streamseg.types import Frame, Prompt
+from streamseg.types import Prompt
 
 log = logging.getLogger(__name__)
 
@@ -82,64 +83,57 @@ def interior_point(mask: np.ndarray) -> np.ndarray:
     return np.array([x, y], np.float32)
 
 
+def first_prompt(gt: np.ndarray, init: str) -> Prompt:
+    """The frame-0 prompt of the protocol: the whole mask, or one click deep inside it."""
+    if init == "mask":
+        return Prompt(object_id=1, frame=0, mask=gt)
+    if init == "click":
+        return Prompt(1, 0, points=interior_point(gt)[None], labels=np.ones(1, np.int32))
+    raise UsageError(f"init {init!r} is unknown; use 'mask' or 'click'")
+
+
 def run_sequence(
-    root: str | Path,
-    seq: str,
-    init: str = "mask",
-    engine: Any = None,
-    tracker_config: Any = None,
+    root: str | Path, seq: str, init: str = "mask", config: Any = None
 ) -> tuple[list[np.ndarray], list[np.ndarray], float]:
-    """Track the frame-0 object through ``seq``; returns (predictions, truths, seconds).
+    """Track the frame-0 object through ``seq`` with the pipeline (streamseg.segment).
 
-    seconds: time spent in the engine's embed and the tracker's step (not decoding).
+    Returns (predictions, truths, seconds); seconds is the pipeline's wall time,
+    JPEG decoding (in its own thread) included, writing nothing.
     """
-    from streamseg.engines.classic import ClassicEngine
-    from streamseg.track.tracker import Tracker
+    from streamseg.config import Config
+    from streamseg.pipeline import segment
 
-    if init not in ("mask", "click"):
-        raise UsageError(f"init {init!r} is unknown; use 'mask' or 'click'")
-    tracker = Tracker(engine if engine is not None else ClassicEngine(), tracker_config)
-    preds, gts = [], []
-    spent = 0.0
-    for i, (image, gt) in enumerate(load_sequence(root, seq)):
-        if i == 0:
-            if init == "mask":
-                prompt = Prompt(object_id=1, frame=0, mask=gt)
-            else:
-                prompt = Prompt(
-                    object_id=1,
-                    frame=0,
-                    points=interior_point(gt)[None],
-                    labels=np.ones(1, np.int32),
-                )
-            tracker.add_prompts([prompt])
-        frame = Frame(index=i, pts=i, time=float(i), image=image)
-        t0 = time.perf_counter()
-        embedding = tracker.engine.embed([image])[0]
-        result = tracker.step(frame, embedding)
-        spent += time.perf_counter() - t0
-        preds.append(result.masks[0])
-        gts.append(gt)
-    return preds, gts, spent
+    config = config or Config()
+    if config.model.name == "auto":
+        config.model.name = "classic"
+    jpgs, pngs = _files(Path(root), seq)
+    gts = [read_annotation(p) for p in pngs]
+    prompt = first_prompt(gts[0], init)
+    start = time.perf_counter()
+    preds = [r.masks[0] for r in segment(str(jpgs[0].parent), [prompt], config=config)]
+    seconds = time.perf_counter() - start
+    if len(preds) != len(gts):
+        raise SourceError(f"sequence {seq!r}: {len(preds)} frames segmented, {len(gts)} annotated")
+    return preds, gts, seconds
 
 
 def evaluate(
     root: str | Path,
     sequences: Sequence[str] | None = None,
     init: str = "mask",
-    engine: Any = None,
-    tracker_config: Any = None,
+    config: Any = None,
 ) -> list[dict]:
     """Semi-supervised DAVIS evaluation, one dict per sequence.
 
     init: "mask" gives the frame-0 annotation; "click" one positive click at the most
-    interior point of it. engine: default ClassicEngine(). Each dict holds sequence,
-    frames, J, F, JF (means over frames 1 .. T-2) and fps (tracker + engine only).
+    interior point of it. config: a streamseg Config (its model, tracker and engine
+    settings; default: classic). Each dict holds sequence, frames, J, F, JF (means
+    over frames 1 .. T-2) and fps (the pipeline end to end, without writing).
     """
     names = list(sequences) if sequences else list_sequences(root)
     rows = []
     for seq in names:
-        preds, gts, spent = run_sequence(root, seq, init, engine, tracker_config)
+        preds, gts, spent = run_sequence(root, seq, init, copy.deepcopy(config))
         score = score_sequence(preds, gts)
         row = {
             "sequence": seq,
