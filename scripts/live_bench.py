@@ -6,7 +6,8 @@ end it prints processed fps, drop rate and p50/p95 latency (from masks.zarr) and
 resident memory of the streamseg process sampled over the run (VmRSS, /proc).
 
     python scripts/live_bench.py --seconds 60 --fps 30 --size 640x480
-    python scripts/live_bench.py --seconds 600 -- --preview 8765   # extra args for run
+    python scripts/live_bench.py --seconds 600
+    python scripts/live_bench.py --seconds 60 --browser -- --preview 8765   # page open
 
 Frames come from a DAVIS sequence played forwards and backwards ($STREAMSEG_TEST_DATA,
 default ../shared/data) or, without it, from a synthetic moving disc.
@@ -72,6 +73,21 @@ def produce(pipe, frames: list[np.ndarray], fps: float, seconds: float) -> None:
     pipe.close()
 
 
+def watch(url: str, proc: subprocess.Popen) -> None:
+    """Keep the preview page open in headless Chromium until the run ends."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from test_browser import headless_chromium, open_preview, shown_frame
+
+    with tempfile.TemporaryDirectory() as profile, headless_chromium(Path(profile)) as driver:
+        time.sleep(2)
+        open_preview(driver, url, frames=3, timeout=60)
+        shown = []
+        while proc.poll() is None:
+            shown.append(shown_frame(driver))
+            time.sleep(1)
+        print(f"page showed frames up to {max(shown)}", file=sys.stderr)  # noqa: T201
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -85,6 +101,11 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=30)
     parser.add_argument("--size", default="640x480")
     parser.add_argument("--model", default="classic")
+    parser.add_argument(
+        "--browser",
+        action="store_true",
+        help="watch the --preview page in headless Chromium during the run",
+    )
     parser.add_argument("extra", nargs="*", help="more `streamseg run` arguments, after --")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
@@ -108,6 +129,13 @@ def main() -> None:
     proc = subprocess.Popen(command, stdin=subprocess.PIPE)
     producer = threading.Thread(target=produce, args=(proc.stdin, frames, args.fps, args.seconds))
     producer.start()
+    viewer = None
+    if args.browser:
+        port = args.extra[args.extra.index("--preview") + 1].rsplit(":", 1)[-1]
+        viewer = threading.Thread(
+            target=watch, args=(f"http://127.0.0.1:{port}/", proc), daemon=True
+        )
+        viewer.start()
     samples: list[tuple[float, int]] = []
     start = time.monotonic()
     while proc.poll() is None:

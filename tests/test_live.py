@@ -5,6 +5,7 @@ import sys
 import threading
 
 import numpy as np
+import pytest
 import zarr
 from synthetic import disc_clip, pace, stream_chunks
 
@@ -79,3 +80,156 @@ def test_paced_stream_keeps_up_with_low_latency(tmp_path):
     steady = [i for i in index if 20 <= i < 55]
     assert steady == list(range(20, 55))
     assert stats["latency_p50"] < 0.25  # seconds from arrival to result
+
+
+def encode_as(path, frames, fmt, codec, pix_fmt):
+    import av
+
+    with av.open(str(path), "w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=24)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, pix_fmt
+        for image in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "fmt, codec, pix_fmt",
+    [
+        ("mpegts", "libx264", "yuv420p"),
+        ("nut", "libx264", "yuv420p"),
+        ("matroska", "libx264", "yuv420p"),
+        ("mjpeg", "mjpeg", "yuvj420p"),
+        ("yuv4mpegpipe", "rawvideo", "yuv420p"),
+    ],
+)
+def test_stdin_containers(tmp_path, fmt, codec, pix_fmt):
+    frames, _ = disc_clip(12)
+    data = encode_as(tmp_path / "clip", frames, fmt, codec, pix_fmt)
+    args = ["--format", fmt] if fmt == "mjpeg" else []  # raw MJPEG has no header to probe
+    r = subprocess.run(
+        [
+            *CLI,
+            "run",
+            "-",
+            "--no-live",
+            "--prompt",
+            "22,60",
+            "--model",
+            "classic",
+            "-q",
+            "--out",
+            str(tmp_path / "o"),
+            *args,
+        ],
+        input=data,
+        capture_output=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr.decode()
+    assert (
+        zarr.open_group(str(tmp_path / "o" / "masks.zarr"), mode="r").attrs["frames_written"] == 12
+    )
+
+
+def test_video_out_to_stdout_is_a_stream(tmp_path):
+    import io
+
+    import av
+
+    frames, _ = disc_clip(12)
+    data = encode_as(tmp_path / "clip.ts", frames, "mpegts", "libx264", "yuv420p")
+    r = subprocess.run(
+        [
+            *CLI,
+            "run",
+            "-",
+            "--no-live",
+            "--prompt",
+            "22,60",
+            "--model",
+            "classic",
+            "-q",
+            "--out",
+            str(tmp_path / "o"),
+            "--video-out",
+            "-",
+        ],
+        input=data,
+        capture_output=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr.decode()
+    with av.open(io.BytesIO(r.stdout), format="mpegts") as c:
+        assert sum(1 for _ in c.decode(video=0)) == 12
+    assert not (tmp_path / "o" / "overlay.mp4").exists()
+
+
+def test_reconnect_retries_a_dropped_stream_then_gives_up(tmp_path):
+    import http.server
+
+    frames, _ = disc_clip(10)
+    data = encode_as(tmp_path / "clip.ts", frames, "mpegts", "libx264", "yuv420p")
+    requests = []
+
+    class OnceThenGone(http.server.BaseHTTPRequestHandler):
+        """Serves the stream once; afterwards the camera is gone (503)."""
+
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            requests.append(self.path)
+            if len(requests) > 1:
+                self.send_error(503)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp2t")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OnceThenGone)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/clip.ts"
+        r = subprocess.run(
+            [
+                *CLI,
+                "run",
+                url,
+                "--no-live",
+                "--reconnect",
+                "--set",
+                "source.reconnect_tries=2",
+                "--prompt",
+                "22,60",
+                "--model",
+                "classic",
+                "--out",
+                str(tmp_path / "o"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        server.shutdown()
+    assert r.returncode == 0, r.stderr
+    assert "reconnecting" in r.stderr and "gave up after 2" in r.stderr
+    assert len(requests) == 3  # the stream, then two attempts (1 s, 2 s apart)
+    g = zarr.open_group(str(tmp_path / "o" / "masks.zarr"), mode="r")
+    assert g.attrs["frames_written"] == 10 and g.attrs["complete"] is True
+
+
+def test_missing_device_is_a_clear_error(tmp_path):
+    r = subprocess.run(
+        [*CLI, "run", "/dev/video97", "--prompt", "1,1", "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 3 and "/dev/video97" in r.stderr and "Traceback" not in r.stderr

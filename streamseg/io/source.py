@@ -8,6 +8,7 @@ and go on with the rest.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -285,22 +286,25 @@ class PyAVSource:
                 log.warning("%s: stream ended; reconnecting", self.info.uri)
             except (av.error.FFmpegError, OSError) as error:
                 log.warning("%s: stream failed (%s); reconnecting", self.info.uri, error)
-            tries += 1
-            if tries > self.config.reconnect_tries:
-                log.warning(
-                    "%s: gave up after %d reconnection attempts",
-                    self.info.uri,
-                    self.config.reconnect_tries,
-                )
-                return
-            time.sleep(min(2 ** (tries - 1), 30))
-            try:
-                self.container.close()
-                self.container = self._open()
-                self.stream = self.container.streams.video[0]
-                self.stream.thread_type = self.thread_type
-            except (av.error.FFmpegError, OSError, IndexError) as error:
-                log.warning("%s: reconnection failed (%s)", self.info.uri, error)
+            while True:  # reopen, waiting longer after each failed attempt
+                tries += 1
+                if tries > self.config.reconnect_tries:
+                    log.warning(
+                        "%s: gave up after %d reconnection attempts",
+                        self.info.uri,
+                        self.config.reconnect_tries,
+                    )
+                    return
+                time.sleep(min(2 ** (tries - 1), 30))
+                with contextlib.suppress(av.error.FFmpegError, OSError):
+                    self.container.close()
+                try:
+                    self.container = self._open()
+                    self.stream = self.container.streams.video[0]
+                    self.stream.thread_type = self.thread_type
+                    break
+                except (av.error.FFmpegError, OSError, IndexError) as error:
+                    log.warning("%s: reconnection failed (%s)", self.info.uri, error)
 
     def _decode(self) -> Iterator[Frame]:
         import av
