@@ -30,16 +30,24 @@ def texture(height: int, width: int, seed: int = 0) -> np.ndarray:
 
 
 def disc_clip(
-    n: int = 24, width: int = 160, height: int = 120, radius: int = 0, seed: int = 0
+    n: int = 24,
+    width: int = 160,
+    height: int = 120,
+    radius: int = 0,
+    seed: int = 0,
+    wobble: float = 1 / 8,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """n RGB frames of a red-orange disc moving left to right, and its (H, W) bool masks."""
+    """n RGB frames of a red-orange disc moving left to right, and its (H, W) bool masks.
+
+    wobble: amplitude of its up-and-down motion, as a fraction of the height.
+    """
     radius = radius or max(6, min(width, height) // 6)
     background = texture(height, width, seed)
     yy, xx = np.mgrid[:height, :width]
     frames, masks = [], []
     for t in range(n):
         cx = radius + 2 + (width - 2 * radius - 4) * t / max(n - 1, 1)
-        cy = height / 2 + height / 8 * np.sin(t / 4)
+        cy = height / 2 + height * wobble * np.sin(t / 4)
         mask = (xx - cx) ** 2 + (yy - cy) ** 2 <= radius**2
         frame = background.copy()
         shade = 0.85 + 0.15 * np.cos((xx - cx) / radius * 2)[..., None]

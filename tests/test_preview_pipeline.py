@@ -22,7 +22,7 @@ CLI = [sys.executable, "-c", "from streamseg.cli import main; main()"]
 
 
 def test_click_in_browser_segments_the_object_in_the_output(tmp_path: Path) -> None:
-    frames, masks = disc_clip(240, 320, 240)  # 8 s at 30 fps, the disc crossing slowly
+    frames, masks = disc_clip(240, 320, 240, wobble=0)  # 8 s at 30 fps: 1 px a frame
     chunks = stream_chunks(frames, fps=30)
     out = tmp_path / "o"
     proc = subprocess.Popen(
@@ -68,7 +68,11 @@ def test_click_in_browser_segments_the_object_in_the_output(tmp_path: Path) -> N
     present = g["present"][:, 0]
     index = g["frame_index"][:]
     first = index[np.argmax(present)]
-    assert present.any() and first >= clicked_at  # N grew from the clicked frame on
+    prompt = g.attrs["objects"][0]["prompts"][0]
+    x, y = prompt["points"][0]
+    assert masks[prompt["frame"]][int(y), int(x)], (prompt, clicked_at)  # the click hit it
+    assert present.any(), (prompt, index.tolist(), "".join(log))
+    assert first >= clicked_at  # N grew from the clicked frame on
     assert not present[index < clicked_at].any()
     # the object is segmented from then on
     later = [t for t in range(len(index)) if present[t]][-10:]
