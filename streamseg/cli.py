@@ -257,9 +257,7 @@ def run(
             "gaze.mode": gaze_mode,
             "inpaint.mode": inpaint,
             "inpaint.prompt": inpaint_prompt,
-            "inpaint.objects": [int(v) for v in inpaint_objects.split(",") if v.strip()]
-            if inpaint_objects
-            else None,
+            "inpaint.objects": _ids(inpaint_objects, "--inpaint-objects"),
             "inpaint.backend": inpaint_backend,
             "inpaint.model": inpaint_model,
             "inpaint.every": inpaint_every,
@@ -299,6 +297,16 @@ def run(
             )
 
     _guarded(job, debug, stop)
+
+
+def _ids(text: str | None, flag: str) -> list[int] | None:
+    """ "1,2" -> [1, 2]; a UsageError naming the flag for anything else."""
+    if not text:
+        return None
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UsageError(f"malformed {flag} {text!r}: expected object ids like 1,2") from None
 
 
 def _key_values(items: tuple[str, ...], flag: str) -> dict[str, str]:

@@ -45,14 +45,26 @@ class RunSummary:
     stats: RunStats
 
 
-def prepare_output(out: Path, overwrite: bool) -> None:
-    """Create ``out`` (or clear our own outputs in it with ``overwrite``); check it is writable."""
+def check_output(out: Path, overwrite: bool, video_out: str | None = None) -> None:
+    """Refuse an ``out`` (or ``video_out``) that holds results already, unless
+    ``overwrite``, or a ``video_out`` in a folder that does not exist. No side effects."""
     existing = [name for name in OUTPUTS if (out / name).exists()]
     if existing and not overwrite:
         raise OutputError(
-            f"{out} already holds {', '.join(existing)}; pass --overwrite to "
-            "replace it, or choose another --out"
+            f"{out} already holds {', '.join(existing)}; pass --overwrite to replace it, "
+            "or choose another --out"
         )
+    if video_out and video_out != "-":
+        path = Path(video_out)
+        if path.exists() and not overwrite:
+            raise OutputError(f"{path} exists; pass --overwrite or another --video-out")
+        if not path.parent.is_dir():
+            raise OutputError(f"no folder {path.parent} for --video-out; create it first")
+
+
+def prepare_output(out: Path, overwrite: bool) -> None:
+    """Create ``out`` (or clear our own outputs in it with ``overwrite``); check it is writable."""
+    check_output(out, overwrite)
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".streamseg-write-test"
@@ -62,9 +74,12 @@ def prepare_output(out: Path, overwrite: bool) -> None:
         raise OutputError(
             f"cannot write to {out} ({error.strerror}); choose another --out"
         ) from error
-    for name in existing:  # only our own outputs, never anything else in the folder
+    for name in OUTPUTS:  # only our own outputs, never anything else in the folder
         target = out / name
-        shutil.rmtree(target) if target.is_dir() else target.unlink()
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
 
 
 def run(
@@ -116,38 +131,40 @@ class _Job:
 
         config, out = self.config, self.out
         src = open_source(source, config.source)
+        created = not out.exists()
         try:
+            # Everything that can refuse the job runs before --overwrite clears old results.
+            check_output(out, overwrite, config.output.video_out)
             validate(prompts, src.info.width, src.info.height)
-            created = not out.exists()
-            prepare_output(out, overwrite)
-            try:
-                engine, engine_meta = build_engine(config)
-                if config.inpaint.mode != "off":
-                    from streamseg.render.inpaint import build_inpainter
+            hooks = []
+            if config.gaze.path or config.gaze.mode != "off":
+                first_id = max((p.object_id for p in prompts), default=0) + 1
+                hooks.append(self.gaze_prompts(src, first_id))
+            engine, engine_meta = build_engine(config)
+            tracker = Tracker(engine, config.tracker)
+            tracker.add_prompts(prompts)
+            if config.inpaint.mode != "off":
+                from streamseg.render.inpaint import build_inpainter
 
-                    self.renderer, self.inpaint_meta = build_inpainter(
-                        config.inpaint, config.model.device
-                    )
-            except BaseException:
-                if created:
-                    out.rmdir()
-                raise
+                self.renderer, self.inpaint_meta = build_inpainter(
+                    config.inpaint, config.model.device
+                )
+            prepare_output(out, overwrite)
         except BaseException:
             src.close()
+            if self.renderer is not None:
+                self.renderer.close()
+            if created and out.is_dir() and not any(out.iterdir()):
+                out.rmdir()
             raise
-        tracker = Tracker(engine, config.tracker)
-        tracker.add_prompts(prompts)
         self.controls.tracker = tracker
-        hooks = []
-        if config.gaze.path or config.gaze.mode != "off":
-            hooks.append(self.gaze_prompts(src, max(self.objects, default=0) + 1))
         attrs = {
             "streamseg_version": _version(),
             "engine": engine_meta,
             "config": as_dict(config),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        if hasattr(src, "metadata"):  # Aria: stream, turn, calibration, recording
+        if src.info.kind == "vrs":  # Aria: stream, turn, calibration, recording
             attrs["recording"] = src.metadata()
         if self.renderer is not None:
             attrs["inpaint"] = self.inpaint_meta  # its "stats" fill in as the run goes
@@ -164,7 +181,7 @@ class _Job:
             src, engine, tracker, config, self.stats, self.controls, self.stop, hooks
         )
         try:
-            for result in results:
+            for result in results:  # closed in the finally: the decode thread stops at once
                 if not sinks:  # opened on the first frame, once the source's details are known
                     attrs["source"] = src.info.as_dict()
                     sinks = self.open_sinks(src, attrs)
@@ -174,6 +191,7 @@ class _Job:
                 bar.update(1)
             complete = True
         finally:
+            results.close()
             bar.close()
             try:
                 _close_all(sinks, complete)

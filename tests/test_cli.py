@@ -155,6 +155,16 @@ def test_error_cases(tmp_path, clip):
         (["run", path], 2, "no prompt given"),
         (["run", path, "--prompt", "1,1", "--frobnicate"], 2, "No such option"),
         (["info", tmp_path], 3, "no masks.zarr"),
+        (
+            ["run", path, "--prompt", "1,1", "--video-out", tmp_path / "nope" / "x.mp4"],
+            4,
+            "no folder",
+        ),
+        (
+            ["run", path, "--inpaint", "remove", "--inpaint-objects", "1,x", "--prompt", "1,1"],
+            2,
+            "--inpaint-objects",
+        ),
     ]
     for args, code, text in cases:
         extra = common if args[0] == "run" else []  # options go first: a case may override
@@ -369,3 +379,18 @@ def test_inpaint_remove_writes_rendered_video(tmp_path, clip):
     assert frames[12][seg].mean(axis=0)[0] < 150
     r = streamseg("run", path, "--prompt", "22,60", "--inpaint", "replace", "--out", tmp_path / "p")
     one_line_error(r, 2, "--inpaint-prompt")
+
+
+def test_a_refused_run_keeps_the_previous_results(tmp_path, clip):
+    out = tmp_path / "o"
+    assert (
+        streamseg(
+            "run", clip[0], "--prompt", "22,60", "--model", "classic", "-q", "--out", out
+        ).returncode
+        == 0
+    )
+    r = streamseg(
+        "run", clip[0], "--prompt", "gaze", "--model", "classic", "-q", "--out", out, "--overwrite"
+    )  # gaze needs an Aria recording: refused before clearing
+    one_line_error(r, 2, "--gaze PATH")
+    assert zarr.open_group(str(out / "masks.zarr"), mode="r").attrs["frames_written"] == 24

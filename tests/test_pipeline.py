@@ -11,6 +11,7 @@ import streamseg
 from streamseg import job
 from streamseg.config import Config
 from streamseg.engines.classic import ClassicEngine
+from streamseg.errors import OutputError
 from streamseg.io.threads import Prefetch, ThreadedSink
 from streamseg.types import Prompt
 
@@ -63,7 +64,7 @@ def test_sink_failure_stops_the_run(tmp_path, clip, monkeypatch):
     monkeypatch.setattr(VideoSink, "write", broken_write)
     config = Config()
     config.model.name = "classic"
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match="the video output failed \\(disk full\\)"):
         job.run(str(path), [Prompt(1, 0, mask=masks[0])], tmp_path / "o", config, quiet=True)
     g = zarr.open_group(str(tmp_path / "o" / "masks.zarr"), mode="r")
     assert g.attrs["complete"] is False  # the Zarr store is still closed cleanly

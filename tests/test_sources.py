@@ -37,6 +37,15 @@ def test_start_and_max_frames(clip):
     assert frames[0].time == pytest.approx(0.5)
 
 
+def test_start_on_mpegts_counts_from_the_first_frame(tmp_path):
+    images, _ = disc_clip(24)
+    path = encode(tmp_path / "clip.ts", images, fmt="mpegts")  # first pts is not 0 in TS
+    _, frames = frames_of(path)
+    assert frames[0].time == 0.0 and frames[-1].time == pytest.approx(23 / 24)
+    _, frames = frames_of(path, start=0.5)
+    assert len(frames) == 12 and frames[0].time == pytest.approx(0.5)
+
+
 def test_variable_frame_rate_timestamps_survive(tmp_path):
     images, _ = disc_clip(6)
     pts = [0, 40, 80, 200, 230, 500]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -165,6 +166,9 @@ class RotatedSource:
         """The inner source's frames, turned; index/pts/time/arrival unchanged."""
         frames = self._frames if self._frames is not None else self.source.frames()
         if self._first is not None:
+            # decoded while opening, long before the pipeline wants it: its latency
+            # counts from now, not from before the engine was built
+            self._first.arrival = time.monotonic()
             yield self._rotate(self._first)
             self._first = None
         for frame in frames:

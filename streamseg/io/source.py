@@ -306,13 +306,17 @@ class PyAVSource:
                 except (av.error.FFmpegError, OSError, IndexError) as error:
                     log.warning("%s: reconnection failed (%s)", self.info.uri, error)
 
-    def _decode(self) -> Iterator[Frame]:
+    def _decode(self, seek: bool = True) -> Iterator[Frame]:
         import av
 
-        if self.config.start > 0 and self.info.kind == "file":
-            offset = int(self.config.start / Fraction(self.info.time_base))
+        # Times count from the stream's first timestamp (MPEG-TS starts at 1.4 s, say).
+        zero = self.stream.start_time or 0
+        sought = False
+        if seek and self.config.start > 0 and self.info.kind == "file":
+            offset = zero + int(self.config.start / Fraction(self.info.time_base))
             try:
                 self.container.seek(offset, stream=self.stream, backward=True)
+                sought = True
             except av.error.FFmpegError:
                 log.warning("cannot seek in %s; decoding from the start", self.info.uri)
         errors = consecutive = 0
@@ -341,16 +345,30 @@ class PyAVSource:
                 continue
             for av_frame in decoded:
                 pts = av_frame.pts
-                seconds = float(pts * time_base) if pts is not None else count / fps
+                seconds = float((pts - zero) * time_base) if pts is not None else count / fps
+                if sought and count == 0 and seconds > self.config.start + 1e-3:
+                    # the seek overshot (MPEG-TS seeks by bytes): read from the start instead
+                    yield from self._from_the_start()
+                    return
                 image = av_frame.to_ndarray(format="rgb24")
                 if count == 0:  # the display matrix rides on frames in PyAV
                     self.info.rotation = int(round(av_frame.rotation or 0)) % 360
                 count += 1
                 yield Frame(index=count - 1, pts=pts, time=seconds, image=image)
+        if sought and count == 0:
+            yield from self._from_the_start()
         if errors:
             log.warning(
                 "%s: %d packets could not be decoded; %d frames were", self.info.uri, errors, count
             )
+
+    def _from_the_start(self) -> Iterator[Frame]:
+        """Reopen the file and decode it all; frames before --start are dropped by _limit."""
+        self.container.close()
+        self.container = self._open()
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = self.thread_type
+        yield from self._decode(seek=False)
 
     def close(self) -> None:
         self.container.close()

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-from streamseg.errors import Interrupted
+from streamseg.errors import Interrupted, OutputError, StreamsegError
 
 _END = object()
 _POLL = 0.1  # seconds between checks of the stop flag while a queue is full/empty
@@ -126,7 +126,7 @@ class ThreadedSink:
     """
 
     def __init__(self, sink: Sink, maxsize: int = 16, name: str = "sink") -> None:
-        self.sink = sink
+        self.sink, self.name = sink, name
         self._queue: queue.Queue[Any] = queue.Queue(maxsize)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -145,8 +145,17 @@ class ThreadedSink:
                 self._error = error
 
     def _raise_if_failed(self) -> None:
-        if self._error is not None:
-            raise self._error
+        error = self._error
+        if error is None:
+            return
+        if isinstance(error, StreamsegError) or not (
+            isinstance(error, OSError) or type(error).__module__.startswith("av.")
+        ):
+            raise error
+        # disk full, a folder gone, FFmpeg refusing the file: one line, not a traceback
+        raise OutputError(
+            f"the {self.name} output failed ({error}); check the disk and the output path"
+        ) from error
 
     def write(self, item: Any) -> None:
         self._raise_if_failed()

@@ -99,9 +99,6 @@ class InpaintConfig:
 
     def validate(self) -> None:
         """Check every field (UsageError naming the bad value); also after ``--set`` edits."""
-        if isinstance(self.objects, str | int):  # "1,2" from a flag, or a single id
-            text = str(self.objects).replace(" ", "")
-            self.objects = [int(t) for t in text.split(",") if t] if text else None
         choices = {"mode": MODES, "backend": BACKENDS, "method": tuple(METHODS)}
         for name, options in choices.items():
             if getattr(self, name) not in options:
