@@ -12,7 +12,6 @@ import json
 import logging
 import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -229,7 +228,9 @@ def run(
     Writes OUT/masks.zarr (Zarr v3 masks, scores, boxes, timestamps) and OUT/overlay.mp4.
     """
     _setup_logging(quiet, debug)
-    stop = threading.Event()
+    from streamseg.pipeline import StopFlag
+
+    stop = StopFlag()
 
     def job() -> None:
         from streamseg.config import load_config, set_value
@@ -341,16 +342,17 @@ def _gather_prompts(
     return prompts
 
 
-def _guarded(job: Any, debug: bool, stop: threading.Event | None = None) -> None:
+def _guarded(job: Any, debug: bool, stop: Any = None) -> None:
     """Run ``job``: StreamsegError -> one line + its exit code; Ctrl-C/SIGTERM -> 130.
 
-    With ``stop``, the first Ctrl-C or SIGTERM only sets it, and the pipeline stops
-    between frames (a KeyboardInterrupt raised inside a queue or a lock could leave
-    a stage thread waiting forever); a second one interrupts at once.
+    With ``stop`` (a pipeline.StopFlag), a Ctrl-C or SIGTERM once frames flow only sets
+    it, and the pipeline stops between frames (a KeyboardInterrupt raised inside a
+    queue or a lock could leave a stage thread waiting forever); before that, or the
+    second time, it interrupts at once.
     """
 
     def on_signal(signum: int, frame: Any) -> None:
-        if stop is None or stop.is_set():
+        if stop is None or stop.is_set() or not stop.armed:
             raise KeyboardInterrupt
         stop.set()
 
@@ -363,9 +365,9 @@ def _guarded(job: Any, debug: bool, stop: threading.Event | None = None) -> None
         click.echo(f"streamseg: error: {error}", err=True)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
+        saved = "; the frames processed so far are saved (complete: false)"
         click.echo(
-            "streamseg: interrupted; the frames processed so far are saved (complete: false)",
-            err=True,
+            f"streamseg: interrupted{saved if stop is not None and stop.armed else ''}", err=True
         )
         sys.exit(130)
     finally:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,7 +23,7 @@ from streamseg.errors import OutputError
 from streamseg.io.source import Source, open_source
 from streamseg.io.threads import ThreadedSink
 from streamseg.live.controls import Controls, start_preview
-from streamseg.pipeline import frame_results
+from streamseg.pipeline import StopFlag, frame_results
 from streamseg.prompts import validate
 from streamseg.stats import RunStats
 from streamseg.track.tracker import Tracker
@@ -90,7 +89,7 @@ def run(
     *,
     overwrite: bool = False,
     quiet: bool = False,
-    stop: threading.Event | None = None,
+    stop: StopFlag | None = None,
 ) -> RunSummary:
     """Segment ``source`` into ``out``/masks.zarr and ``out``/overlay.mp4.
 
@@ -122,7 +121,7 @@ class _Job:
     objects: dict[int, dict[str, Any]]
     stats: RunStats
     preview: Any
-    stop: threading.Event | None
+    stop: StopFlag | None
     renderer: Any = None  # the inpainter drawing rendered.mp4 (--inpaint)
     inpaint_meta: dict[str, Any] | None = None
 

@@ -56,6 +56,16 @@ def segment(
     yield from frame_results(src, engine, tracker, config)
 
 
+class StopFlag(threading.Event):
+    """Set (by a signal handler) to end a run between frames.
+
+    ``armed`` turns true once frames flow; before that (opening a stream, loading a
+    model) there is nothing to finalize, and a signal should interrupt at once.
+    """
+
+    armed = False
+
+
 def frame_results(
     src: Source,
     engine: Any,
@@ -63,7 +73,7 @@ def frame_results(
     config: Config,
     stats: RunStats | None = None,
     controls: Controls | None = None,
-    stop: threading.Event | None = None,
+    stop: StopFlag | None = None,
     before_step: Sequence[Callable[[Frame, Tracker], None]] = (),
 ) -> Iterator[FrameResult]:
     """Decode ahead in a thread; embed in batches; track frame by frame. Closes ``src``.
@@ -87,6 +97,8 @@ def frame_results(
     # Files: the engine's batch (SAM on CUDA: 8 frames per encoder call). Live: one
     # frame at a time, since waiting to fill a batch is latency.
     batch_size = 1 if live else max(1, config.model.batch_size or getattr(engine, "batch_size", 1))
+    if stop is not None:
+        stop.armed = True
     try:
         for frame, embedding in embedded_frames(engine, batches(frames, batch_size)):
             if controls is not None:
