@@ -149,6 +149,14 @@ def test_an_interrupted_download_keeps_its_part_and_resumes(fake, home):
     assert Handler.ranges[-1] == "bytes=100000-"
 
 
+def test_a_page_instead_of_the_file_is_refused_before_writing(fake, home, monkeypatch):
+    monkeypatch.setattr(Handler, "data", b"<html>please log in to the wifi</html>")
+    with pytest.raises(EngineError, match="something else than the 300000-byte checkpoint"):
+        weights.ensure_weights("sam-vit-b", progress=False)
+    part = home / (fake.filename + ".part")
+    assert not part.exists() or part.stat().st_size == 0  # nothing of the page was kept
+
+
 def test_checksum_mismatch_is_refused_and_deleted(fake, home, monkeypatch):
     monkeypatch.setitem(weights.REGISTRY, "sam-vit-b", replace(fake, sha256="0" * 64))
     with pytest.raises(EngineError, match="checksum mismatch for sam_vit_b_01ec64.pth") as info:

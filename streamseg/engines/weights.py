@@ -210,7 +210,6 @@ def fetch(entry: Checkpoint, dest: Path, *, progress: bool = True) -> None:
     try:
         with open(part, "ab") as handle, _locked(handle):
             if dest.is_file():  # another run finished it while we waited for the lock
-                part.unlink()
                 return
             _download(entry, part, handle, progress)
             verify(part, entry)
@@ -224,6 +223,23 @@ def fetch(entry: Checkpoint, dest: Path, *, progress: bool = True) -> None:
     with contextlib.suppress(OSError):
         _note(dest).write_text(f"{_stamp(dest)}\n{digest}\n")
     log.info("downloaded %s to %s", entry.name, dest)
+
+
+def _check_response(entry: Checkpoint, response: Any, have: int) -> None:
+    """Refuse a response that is not the rest of this file (a proxy's HTML page, say)
+    before a byte of it lands in the .part file."""
+    length = response.headers.get("Content-Length")
+    if response.status == 206:
+        span = response.headers.get("Content-Range", "")  # "bytes START-END/TOTAL"
+        ok = span.startswith(f"bytes {have}-") and span.endswith(f"/{entry.size}")
+    else:
+        ok = length is None or int(length) == entry.size
+    if not ok:
+        raise EngineError(
+            f"{entry.url} answered with something else than the {entry.size}-byte checkpoint "
+            f"(status {response.status}, length {length}); download it by hand into "
+            f"{cache_dir()} or pass --checkpoint PATH, or use --model classic"
+        )
 
 
 def _download(entry: Checkpoint, part: Path, handle: IO[bytes], progress: bool) -> None:
@@ -256,6 +272,7 @@ def _download(entry: Checkpoint, part: Path, handle: IO[bytes], progress: bool) 
             log.info("%s: server cannot resume; downloading from the start", entry.url)
             handle.truncate(0)
             have = 0
+        _check_response(entry, response, have)
         handle.seek(have)
         with tqdm(
             total=entry.size,
@@ -268,8 +285,9 @@ def _download(entry: Checkpoint, part: Path, handle: IO[bytes], progress: bool) 
             disable=not progress,
             leave=False,
         ) as bar:
-            while block := response.read(_CHUNK):
+            while have < entry.size and (block := response.read(min(_CHUNK, entry.size - have))):
                 handle.write(block)
+                have += len(block)
                 bar.update(len(block))
         handle.flush()
         os.fsync(handle.fileno())
