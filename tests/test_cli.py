@@ -266,32 +266,6 @@ def test_help_is_fast():
     assert modules.stdout.strip() == ""  # nothing heavy at import time
 
 
-def test_stdin_pipe(tmp_path):
-    images, masks = disc_clip(12)
-    data = encode(tmp_path / "clip.ts", images, fmt="mpegts").read_bytes()
-    r = subprocess.run(
-        [
-            *CLI,
-            "run",
-            "-",
-            "--no-live",
-            "--prompt",
-            "22,60",
-            "--model",
-            "classic",
-            "-q",
-            "--out",
-            str(tmp_path / "o"),
-        ],
-        input=data,
-        capture_output=True,
-        timeout=120,
-    )
-    assert r.returncode == 0, r.stderr
-    g = zarr.open_group(str(tmp_path / "o" / "masks.zarr"), mode="r")
-    assert g.attrs["frames_written"] == 12 and g.attrs["source"]["kind"] == "stdin"
-
-
 def test_http_url(tmp_path, clip):
     import functools
     import http.server
