@@ -76,6 +76,11 @@ class TrackerConfig:
     reacquire_area: (smallest, largest) area of a re-acquired mask, as a multiple of
         the object's last known area.
     max_lost: frames a lost object is still searched for (None: as long as it runs).
+    min_prior_overlap: the smallest share of a tracked answer that must lie where the
+        prior allowed the object (prior >= 0.25); less and the answer is something
+        else (the object is out of sight).
+    point_unreliable: a carried point is not handed to the engine on a frame where the
+        flow's unreliability (forward-backward check) at it exceeds this (occluded).
     """
 
     flow_scale: float = 0.5
@@ -94,6 +99,8 @@ class TrackerConfig:
     reacquire_score: float = 0.6
     reacquire_area: tuple[float, float] = (0.3, 3.0)
     max_lost: int | None = None
+    min_prior_overlap: float = 0.5
+    point_unreliable: float = 0.5
 
 
 @dataclass
@@ -210,11 +217,12 @@ class Tracker:
                 f"engine {self.engine.name} gave {len(segs)} answers to {len(prompts)} prompts"
             )
         min_px = max(1, int(self.config.min_area * h * w))
-        for oid, seg in zip(ids, segs):
+        for oid, seg, prompt in zip(ids, segs, prompts):
             if oid in found:
                 self._store_reacquired(self._tracks[oid], seg, min_px)
             else:
-                self._store(self._tracks[oid], seg, min_px)
+                prior = None if (oid in due or prompt.mask_given) else prompt.mask
+                self._store(self._tracks[oid], seg, min_px, prior)
         # Objects not touched this frame (pending, lost, or no flow) are absent.
         for oid, tr in self._tracks.items():
             if oid not in ids and tr.status in CARRIED:
@@ -301,9 +309,17 @@ class Tracker:
         # Out of sight, the carried points mark nothing: an engine told "here" would
         # find something there. It gets only the prior (where it may come back).
         visible = tr.mask is not None
+        points, labels = tr.points, tr.labels
+        if visible and len(points):
+            # Points the forward-backward check flags are probably covered now.
+            h, w = flow.unreliable.shape
+            ix = np.clip(np.round(points[:, 0]).astype(int), 0, w - 1)
+            iy = np.clip(np.round(points[:, 1]).astype(int), 0, h - 1)
+            seen = flow.unreliable[iy, ix] <= c.point_unreliable
+            points, labels = points[seen], labels[seen]
         return ObjectPrompt(
-            points=tr.points if visible else np.zeros((0, 2), np.float32),
-            labels=tr.labels if visible else np.zeros(0, np.int32),
+            points=points if visible else np.zeros((0, 2), np.float32),
+            labels=labels if visible else np.zeros(0, np.int32),
             box=box if box[2] > box[0] else None,
             mask=prior,
             logits=tr.logits,
@@ -396,14 +412,22 @@ class Tracker:
         x0, y0, x1, y1 = (int(v) for v in tr.box)
         tr.template = tr.mask[y0:y1, x0:x1].copy()
 
-    def _store(self, tr: ObjectTrack, seg: Any, min_px: int) -> None:
+    def _store(
+        self, tr: ObjectTrack, seg: Any, min_px: int, prior: np.ndarray | None = None
+    ) -> None:
         mask = np.asarray(seg.mask, bool)
         tr.logits, tr.score = seg.logits, float(seg.score)
         c = self.config
         area = int(mask.sum())
+        # An answer mostly away from where the object can be is something else.
+        elsewhere = (
+            prior is not None
+            and area > 0
+            and np.count_nonzero(mask & (prior >= 0.25)) < c.min_prior_overlap * area
+        )
         # A sliver left of an object that was many times bigger a moment ago is more
         # likely a tracking error than the object: count it as out of sight too.
-        if area < max(min_px, c.min_area_ratio * tr.peak_area):
+        if elsewhere or area < max(min_px, c.min_area_ratio * tr.peak_area):
             # Not visible: drop the mask so nothing carries it onto something else, but
             # keep the extent a while, as the object may come out from behind something.
             # Its appearance stays that of the last time it was seen.
