@@ -281,3 +281,18 @@ def test_tracker_drives_sam_end_to_end(tmp_path, clip, monkeypatch):
 
     results = list(streamseg.segment(str(path), prompts[:1], config=config))
     assert len(results) == 8 and results[0].masks.shape == (1, 120, 160)
+
+
+def test_locate_finds_the_cell_of_a_prototype(engine):
+    emb = engine.embed([image(120, 160, 7)])[0]
+    features = emb.features()[0].float()
+    nh, nw = sp.input_size(120, 160)
+    row, col = 20, 30  # a cell inside the frame (not the padding)
+    assert row * 16 < nh and col * 16 < nw
+    found = engine.locate(emb, features[:, row, col].clone())
+    assert found is not None
+    x, y, score = found
+    assert score == pytest.approx(1.0, abs=1e-4)
+    assert abs(x - (col + 0.5) * 16 * 160 / nw) < 1e-3
+    assert abs(y - (row + 0.5) * 16 * 120 / nh) < 1e-3
+    assert engine.locate(emb, None) is None

@@ -4,6 +4,10 @@
 ``segment`` turns one frame's embedding plus the prompts of N objects into N masks
 in one call. The tracker (streamseg/track/) decides the prompts; engines never see
 more than one frame's worth of state per object.
+
+An engine may also offer ``locate`` (see ``Locator``): a search of the whole frame for
+an object by its stored appearance, which the tracker uses to find an object again
+after it was hidden or lost. Engines without it simply do not re-acquire objects.
 """
 
 from __future__ import annotations
@@ -59,4 +63,17 @@ class Engine(Protocol):
 
     def segment(self, embedding: Any, prompts: Sequence[ObjectPrompt]) -> list[Segmentation]:
         """Masks for N objects on one frame, in one call; one Segmentation per prompt."""
+        ...
+
+
+class Locator(Protocol):
+    """The optional search an engine may offer for re-acquiring lost objects."""
+
+    def locate(
+        self, embedding: Any, appearance: Any, area: float | None = None
+    ) -> tuple[float, float, float] | None:
+        """Where on this frame the object whose appearance (the engine's own, as in
+        Segmentation.appearance) most likely is: (x, y, score) in frame pixels with
+        score in [0, 1], or None when nothing fits. ``area``: the object's expected
+        area in frame pixels, when known."""
         ...

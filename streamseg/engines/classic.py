@@ -58,6 +58,15 @@ class ClassicConfig:
         share of the area where it was expected.
     init_snap: blur (pixels) of the GrabCut mask before it is snapped to the edges at
         full detail like a tracked prior; 0 keeps GrabCut's mask.
+    hidden_evidence, hidden_distinct: the object counts as hidden (an empty mask) when
+        less than this share of the carried prior's core has the object's colours,
+        provided its colour model tells object from background at least this well
+        (1 - the Bhattacharyya coefficient of the two histograms).
+    locate_size: long side, in pixels, of the whole frame when searching it for a lost
+        object (``locate``).
+    locate_llr: the smallest mean colour log-likelihood ratio of a found blob.
+    locate_area: (smallest, largest) area of a found blob, as a multiple of the
+        object's expected area.
     init: settings of the first-frame segmentation from clicks or a box.
     """
 
@@ -79,6 +88,11 @@ class ClassicConfig:
     reappear_evidence: float = 0.8
     reappear_area: float = 0.1
     init_snap: float = 3.0
+    hidden_evidence: float = 0.2
+    hidden_distinct: float = 0.5
+    locate_size: int = 160
+    locate_llr: float = 1.0
+    locate_area: tuple[float, float] = (0.3, 3.0)
     init: InitConfig = field(default_factory=InitConfig)
 
 
@@ -188,6 +202,57 @@ class ClassicEngine:
             _resolve_overlaps(out)
         return out
 
+    def locate(
+        self, embedding: ClassicEmbedding, appearance: object, area: float | None = None
+    ) -> tuple[float, float, float] | None:
+        """Where on the frame an object with this appearance (a ColourModel) most likely
+        is: (x, y, score) in frame pixels, score in [0, 1], or None when nothing fits.
+
+        The object's colour histogram is back-projected against the background's (its
+        surroundings' histogram mixed with the whole frame's) on the frame at reduced
+        resolution; the smoothed log-likelihood ratio's positive blobs are candidates,
+        those whose size fits ``area`` (the object's expected area in frame pixels,
+        when known) count, and the one with the largest share of object-coloured
+        pixels wins if that share reaches ``reappear_evidence``.
+        """
+        if not isinstance(appearance, ColourModel):
+            return None
+        cfg = self.config
+        image = embedding.image
+        h, w = image.shape[:2]
+        s = min(1.0, cfg.locate_size / max(h, w))
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        bins = _quantise(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+        fg = (cfg.anchor * appearance.fg0 + (1 - cfg.anchor) * appearance.fg).reshape(-1)
+        frame_hist = _histogram(bins, np.ones(bins.shape, bool)).reshape(-1)
+        bg = 0.5 * appearance.bg.reshape(-1) + 0.5 * frame_hist
+        llr = np.log(fg[bins] + 1e-5) - np.log(bg[bins] + 1e-5)
+        llr = np.clip(llr, -cfg.colour_clip, cfg.colour_clip).astype(np.float32)
+        expected = area * s * s if area else None
+        sigma = max(1.0, 0.15 * np.sqrt(expected)) if expected else 1.5
+        smooth = cv2.GaussianBlur(llr, (0, 0), sigma)
+        blobs = (smooth > 0).view(np.uint8)
+        n, labels, stats, centres = cv2.connectedComponentsWithStats(blobs, connectivity=8)
+        if n <= 1:
+            return None
+        flat = labels.ravel()
+        areas = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+        evidence = np.bincount(flat, (llr.ravel() > 0).astype(np.float64), n) / areas
+        strength = np.bincount(flat, llr.ravel().astype(np.float64), n) / areas
+        ok = (areas >= 4) & (strength >= cfg.locate_llr)
+        if expected:
+            lo, hi = cfg.locate_area
+            ok &= (areas >= lo * expected) & (areas <= hi * expected)
+        ok[0] = False
+        if not ok.any():
+            return None
+        best = int(np.argmax(np.where(ok, evidence, -1.0)))
+        score = float(evidence[best])
+        if score < cfg.reappear_evidence:
+            return None
+        cx, cy = centres[best]
+        return float((cx + 0.5) / s - 0.5), float((cy + 0.5) / s - 0.5), score
+
     def _one(self, image: np.ndarray, prompt: ObjectPrompt) -> Segmentation:
         h, w = image.shape[:2]
         if prompt.mask is not None and prompt.mask.shape != (h, w):
@@ -278,6 +343,12 @@ class ClassicEngine:
             fg = (cfg.anchor * model.fg0 + (1 - cfg.anchor) * model.fg).reshape(-1)
             llr = np.log(fg[bins] + 1e-5) - np.log(model.bg.reshape(-1)[bins] + 1e-5)
             llr = np.clip(llr, -cfg.colour_clip, cfg.colour_clip)
+            if _hidden(llr, p, fg, model.bg.reshape(-1), cfg):
+                # Where the object should be there is little of its colour: something
+                # passed in front of it. Nothing rather than the occluder.
+                return Segmentation(
+                    np.zeros((h, w), bool), 0.0, np.zeros((h, w), np.float32), model
+                )
             # Trust colour only as far as it separates object from background here.
             agree = np.mean((llr > 0) == (p > 0.5))
             weight = cfg.colour_weight * float(np.clip((agree - 0.6) / 0.3, 0.0, 1.0))
@@ -311,6 +382,17 @@ class ClassicEngine:
         posterior = np.zeros((h, w), np.float32)
         posterior[y0:y1, x0:x1] = np.clip(full, 0, 1)
         return self._finish(image, mask, posterior, score, model)
+
+
+def _hidden(llr: np.ndarray, p: np.ndarray, fg: np.ndarray, bg: np.ndarray, cfg) -> bool:
+    """Whether the object looks covered: the prior's core (p > 0.5) has too few pixels
+    of its colours (llr > 0), while the colour model is clearly discriminative."""
+    core = p > 0.5
+    if cfg.hidden_evidence <= 0 or not core.any():
+        return False
+    if float(np.mean(llr[core] > 0)) >= cfg.hidden_evidence:
+        return False
+    return 1.0 - float(np.sum(np.sqrt(fg * bg))) >= cfg.hidden_distinct
 
 
 def _prior_logit(p: np.ndarray, cfg: ClassicConfig) -> np.ndarray:

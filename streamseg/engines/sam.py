@@ -57,6 +57,8 @@ class SamConfig:
         candidates and choose one; False always takes SAM's single-mask output.
     side_stream: on CUDA, encode on a separate stream (overlaps the decoder).
     seed: seed of random weights (``random_weights`` builds).
+    locate_similarity: the smallest cosine similarity between an object's prototype
+        and an embedding cell for ``locate`` to report the object there.
     """
 
     mask_prompt: str = "logits"
@@ -64,6 +66,7 @@ class SamConfig:
     multimask: bool = True
     side_stream: bool = True
     seed: int = 0
+    locate_similarity: float = 0.7
 
     def __post_init__(self) -> None:
         if self.mask_prompt not in MASK_PROMPTS:
@@ -250,6 +253,38 @@ class SamEngine:
             )
             for i, p in enumerate(prompts)
         ]
+
+    def locate(
+        self, embedding: SamEmbedding, appearance: Any, area: float | None = None
+    ) -> tuple[float, float, float] | None:
+        """Where the object with this prototype (Segmentation.appearance, (C,)) most
+        likely is, PerSAM-style: the embedding cell most cosine-similar to it, as
+        (x, y, similarity) in frame pixels, or None below ``locate_similarity``.
+        ``area`` is not used (the decoder's answer is checked against it instead)."""
+        import torch
+        import torch.nn.functional as F
+
+        if appearance is None or not isinstance(embedding, SamEmbedding):
+            return None
+        h, w = embedding.original_size
+        nh, nw = sp.input_size(h, w)
+        features = embedding.features()[0].float()  # (C, 64, 64)
+        grid = features.shape[-1]
+        ch = max(1, min(grid, -(-nh * grid // sp.IMG_SIZE)))
+        cw = max(1, min(grid, -(-nw * grid // sp.IMG_SIZE)))
+        with torch.no_grad():
+            cells = F.normalize(features[:, :ch, :cw].flatten(1), dim=0)  # (C, ch * cw)
+            proto = F.normalize(appearance.float().reshape(-1), dim=0)
+            sim = proto @ cells
+            best = int(torch.argmax(sim))
+            score = float(sim[best])
+        if score < self.config.locate_similarity:
+            return None
+        cy, cx = divmod(best, cw)
+        cell = sp.IMG_SIZE / grid
+        x = min(w - 1.0, (cx + 0.5) * cell * w / nw)
+        y = min(h - 1.0, (cy + 0.5) * cell * h / nh)
+        return float(x), float(y), min(1.0, score)
 
     def _decode(
         self, features: Any, prompts: Sequence[ObjectPrompt], shape: tuple[int, int]

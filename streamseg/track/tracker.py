@@ -13,6 +13,15 @@ An object whose mask vanishes is "hidden" (absent, its mask dropped so it cannot
 stick to something else) while its remembered extent still says where it should be;
 parts that come back there may be picked up again. After that it is "lost".
 
+Re-acquisition: while an object is hidden or lost, and the engine offers ``locate``
+(streamseg/engines/base.py, Locator), the frame is searched each frame for the
+object's stored appearance, at a size compatible with its last known size. A
+candidate found on ``reacquire_confirm`` consecutive frames near the same place
+becomes a fresh prompt there (the object's last shape centred on it, a point, a box,
+its appearance); the engine's answer is verified (score, area against the object's
+last area) before the object counts as present again, with status "reacquired" for
+that frame and "tracking" after. Nothing here grows with the video.
+
 Prompts apply at their frame index (or at the first frame after it, as live
 sources skip indices). A prompt for a new id adds an object; one for a known id
 re-initialises it from that frame on; several for one id and frame are merged.
@@ -36,6 +45,9 @@ from streamseg.types import Frame, FrameResult, Prompt, mask_box
 log = logging.getLogger(__name__)
 
 PENDING, TRACKING, HIDDEN, LOST, REMOVED = "pending", "tracking", "hidden", "lost", "removed"
+REACQUIRED = "reacquired"
+VISIBLE = (TRACKING, REACQUIRED)  # present on the last frame
+CARRIED = (TRACKING, REACQUIRED, HIDDEN)  # carried by the flow each frame
 
 
 @dataclass
@@ -56,6 +68,19 @@ class TrackerConfig:
         present; below it the object is hidden (or lost) and its mask dropped.
     min_area_ratio: likewise, as a fraction of the object's recent peak area.
     peak_decay: per-frame decay of that peak (so a shrinking object can shrink).
+    reacquire: search for hidden or lost objects by their appearance (engine.locate).
+    reacquire_confirm: consecutive frames a candidate must be found on before it is tried.
+    reacquire_distance: how far apart (in units of the object's size, the square root
+        of its area) two consecutive candidates may be and still confirm each other.
+    reacquire_score: the engine's smallest score for a re-acquired mask.
+    reacquire_area: (smallest, largest) area of a re-acquired mask, as a multiple of
+        the object's last known area.
+    max_lost: frames a lost object is still searched for (None: as long as it runs).
+    min_prior_overlap: the smallest share of a tracked answer that must lie where the
+        prior allowed the object (prior >= 0.25); less and the answer is something
+        else (the object is out of sight).
+    point_unreliable: a carried point is not handed to the engine on a frame where the
+        flow's unreliability (forward-backward check) at it exceeds this (occluded).
     """
 
     flow_scale: float = 0.5
@@ -68,6 +93,14 @@ class TrackerConfig:
     min_area: float = 2e-5
     min_area_ratio: float = 0.02
     peak_decay: float = 0.95
+    reacquire: bool = True
+    reacquire_confirm: int = 2
+    reacquire_distance: float = 0.5
+    reacquire_score: float = 0.6
+    reacquire_area: tuple[float, float] = (0.3, 3.0)
+    max_lost: int | None = None
+    min_prior_overlap: float = 0.5
+    point_unreliable: float = 0.5
 
 
 @dataclass
@@ -77,11 +110,16 @@ class ObjectTrack:
     mask: (H, W) bool, the last mask (None before the object starts or once lost).
     logits, appearance: the engine's own state from the last frame.
     points: (K, 2) float32 the user's points, carried by the flow; labels: (K,) int32.
-    box: (4,) float32 of the last mask. status: "pending", "tracking", "hidden" (out of
-    sight, still looked for), "lost" or "removed".
+    box: (4,) float32 of the last mask. status: "pending", "tracking", "reacquired"
+    (found again on this frame after being out of sight), "hidden" (out of sight,
+    still looked for where it went), "lost" (searched for by appearance only) or
+    "removed". score: the confidence of the last answer (0 while out of sight).
     extent: (H, W) float32 in [0, 1], where the object is, hidden parts included,
         fading with time; motion: (2, 3) its last overall motion; hidden_for: frames
         since it was last seen; peak_area: its recent largest area, in pixels.
+    template: (h, w) bool, the last visible mask cropped to its box (its shape, for
+        re-acquisition); candidate: (x, y) where ``locate`` last found it while out of
+        sight, hits: on how many consecutive frames.
     """
 
     object_id: int
@@ -98,6 +136,9 @@ class ObjectTrack:
     motion: np.ndarray | None = None
     hidden_for: int = 0
     peak_area: float = 0.0
+    template: np.ndarray | None = None
+    candidate: tuple[float, float] | None = None
+    hits: int = 0
 
 
 class Tracker:
@@ -155,12 +196,19 @@ class Tracker:
         gray = self._flow.prepare(frame.image)
         flow = self._maybe_flow(gray, frame.size, due)
 
-        ids, prompts = [], []
+        ids, prompts, found = [], [], set()
         for oid, tr in self._tracks.items():
             if oid in due:
                 prompts.append(self._init_prompt(tr, due[oid], (h, w)))
                 ids.append(oid)
-            elif tr.status in (TRACKING, HIDDEN) and flow is not None:
+                continue
+            if tr.status in (HIDDEN, LOST) and self._search(tr, embedding):
+                prompts.append(self._reacquire_prompt(tr, (h, w)))
+                ids.append(oid)
+                found.add(oid)
+                if flow is not None:
+                    tr.points = flow.carry_points(tr.points)
+            elif tr.status in CARRIED and flow is not None:
                 prompts.append(self._carry(tr, flow))
                 ids.append(oid)
         segs = self.engine.segment(embedding, prompts) if prompts else []
@@ -169,12 +217,18 @@ class Tracker:
                 f"engine {self.engine.name} gave {len(segs)} answers to {len(prompts)} prompts"
             )
         min_px = max(1, int(self.config.min_area * h * w))
-        for oid, seg in zip(ids, segs):
-            self._store(self._tracks[oid], seg, min_px)
+        for oid, seg, prompt in zip(ids, segs, prompts):
+            if oid in found:
+                self._store_reacquired(self._tracks[oid], seg, min_px)
+            else:
+                prior = None if (oid in due or prompt.mask_given) else prompt.mask
+                self._store(self._tracks[oid], seg, min_px, prior)
         # Objects not touched this frame (pending, lost, or no flow) are absent.
         for oid, tr in self._tracks.items():
-            if oid not in ids and tr.status in (TRACKING, HIDDEN):
+            if oid not in ids and tr.status in CARRIED:
                 tr.status, tr.mask, tr.extent = LOST, None, None
+            if oid not in ids and tr.status == LOST:
+                tr.hidden_for += 1
 
         self._prev_gray, self._prev_index = gray, frame.index
         return self._result(frame)
@@ -194,9 +248,7 @@ class Tracker:
 
     def _maybe_flow(self, gray: np.ndarray, size: tuple[int, int], due: dict) -> FlowField | None:
         """The flow into this frame, when some object needs carrying and a previous frame fits."""
-        carrying = any(
-            t.status in (TRACKING, HIDDEN) and oid not in due for oid, t in self._tracks.items()
-        )
+        carrying = any(t.status in CARRIED and oid not in due for oid, t in self._tracks.items())
         if not carrying or self._prev_gray is None or self._prev_gray.shape != gray.shape:
             return None
         return self._flow.compute(gray, self._prev_gray, size)
@@ -216,8 +268,8 @@ class Tracker:
         labels = np.concatenate([p.labels for p in prompts]).astype(np.int32)
         mask = np.logical_or.reduce(masks).astype(np.float32) if masks else None
         tr.points, tr.labels = points, labels
-        tr.logits = tr.appearance = tr.extent = tr.motion = None
-        tr.hidden_for, tr.peak_area = 0, 0.0
+        tr.logits = tr.appearance = tr.extent = tr.motion = tr.template = tr.candidate = None
+        tr.hidden_for, tr.peak_area, tr.hits = 0, 0.0, 0
         return ObjectPrompt(
             points=points,
             labels=labels,
@@ -257,26 +309,131 @@ class Tracker:
         # Out of sight, the carried points mark nothing: an engine told "here" would
         # find something there. It gets only the prior (where it may come back).
         visible = tr.mask is not None
+        points, labels = tr.points, tr.labels
+        if visible and len(points):
+            # Points the forward-backward check flags are probably covered now.
+            h, w = flow.unreliable.shape
+            ix = np.clip(np.round(points[:, 0]).astype(int), 0, w - 1)
+            iy = np.clip(np.round(points[:, 1]).astype(int), 0, h - 1)
+            seen = flow.unreliable[iy, ix] <= c.point_unreliable
+            points, labels = points[seen], labels[seen]
         return ObjectPrompt(
-            points=tr.points if visible else np.zeros((0, 2), np.float32),
-            labels=tr.labels if visible else np.zeros(0, np.int32),
+            points=points if visible else np.zeros((0, 2), np.float32),
+            labels=labels if visible else np.zeros(0, np.int32),
             box=box if box[2] > box[0] else None,
             mask=prior,
             logits=tr.logits,
             appearance=tr.appearance,
         )
 
-    def _store(self, tr: ObjectTrack, seg: Any, min_px: int) -> None:
+    def _search(self, tr: ObjectTrack, embedding: Any) -> bool:
+        """Look for an out-of-sight object by its appearance; True once a candidate has
+        been found on enough consecutive frames near the same place."""
+        c = self.config
+        locate = getattr(self.engine, "locate", None)
+        if (
+            not c.reacquire
+            or locate is None
+            or tr.appearance is None
+            or tr.template is None
+            or (c.max_lost is not None and tr.status == LOST and tr.hidden_for > c.max_lost)
+        ):
+            return False
+        hit = locate(embedding, tr.appearance, tr.peak_area or None)
+        if hit is None:
+            tr.candidate, tr.hits = None, 0
+            return False
+        x, y = float(hit[0]), float(hit[1])
+        near = c.reacquire_distance * max(np.sqrt(tr.peak_area), 4.0)
+        if tr.candidate is not None and np.hypot(x - tr.candidate[0], y - tr.candidate[1]) <= near:
+            tr.hits += 1
+        else:
+            tr.hits = 1
+        tr.candidate = (x, y)
+        return tr.hits >= c.reacquire_confirm
+
+    def _reacquire_prompt(self, tr: ObjectTrack, shape: tuple[int, int]) -> ObjectPrompt:
+        """A fresh prompt where the object was found: its last shape centred there."""
+        assert tr.template is not None and tr.candidate is not None
+        h, w = shape
+        x, y = tr.candidate
+        th, tw = tr.template.shape
+        ys, xs = np.nonzero(tr.template)
+        x0, y0 = round(x - xs.mean()), round(y - ys.mean())
+        prior = np.zeros((h, w), np.float32)
+        fx0, fy0, fx1, fy1 = max(0, x0), max(0, y0), min(w, x0 + tw), min(h, y0 + th)
+        if fx1 > fx0 and fy1 > fy0:
+            prior[fy0:fy1, fx0:fx1] = tr.template[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
+        sigma = max(1.0, 0.05 * np.sqrt(tr.peak_area))
+        prior = cv2.GaussianBlur(prior, (0, 0), sigma)
+        box = mask_box(prior >= 0.5)
+        return ObjectPrompt(
+            points=np.array([[x, y]], np.float32),
+            labels=np.ones(1, np.int32),
+            box=box if box[2] > box[0] else None,
+            mask=prior,
+            appearance=tr.appearance,
+        )
+
+    def _store_reacquired(self, tr: ObjectTrack, seg: Any, min_px: int) -> None:
+        """Verify the engine's answer at a re-acquisition candidate; resume if it holds."""
+        c = self.config
         mask = np.asarray(seg.mask, bool)
-        tr.logits, tr.appearance, tr.score = seg.logits, seg.appearance, float(seg.score)
+        area = int(mask.sum())
+        lo, hi = c.reacquire_area
+        ok = (
+            area >= min_px
+            and lo * tr.peak_area <= area <= hi * tr.peak_area
+            and float(seg.score) >= c.reacquire_score
+        )
+        if not ok:
+            tr.candidate, tr.hits = None, 0
+            tr.hidden_for += 1
+            if tr.status == HIDDEN and tr.hidden_for > c.max_hidden:
+                tr.status, tr.extent, tr.motion = LOST, None, None
+            return
+        log.info("object %s re-acquired (score %.2f)", tr.object_id, float(seg.score))
+        tr.logits, tr.score = seg.logits, float(seg.score)
+        if seg.appearance is not None:
+            tr.appearance = seg.appearance
+        tr.status, tr.mask, tr.box, tr.hidden_for = REACQUIRED, mask, mask_box(mask), 0
+        tr.candidate, tr.hits, tr.motion = None, 0, None
+        tr.peak_area = max(float(area), c.peak_decay * tr.peak_area)
+        tr.extent = mask.astype(np.float32) if c.extent_decay > 0 else None
+        self._remember_shape(tr)
+        # The carried clicks no longer mark anything: one positive point inside it.
+        dist = cv2.distanceTransform(mask.view(np.uint8), cv2.DIST_L2, 3)
+        py, px = np.unravel_index(int(np.argmax(dist)), dist.shape)
+        tr.points, tr.labels = np.array([[px, py]], np.float32), np.ones(1, np.int32)
+
+    @staticmethod
+    def _remember_shape(tr: ObjectTrack) -> None:
+        assert tr.mask is not None
+        x0, y0, x1, y1 = (int(v) for v in tr.box)
+        tr.template = tr.mask[y0:y1, x0:x1].copy()
+
+    def _store(
+        self, tr: ObjectTrack, seg: Any, min_px: int, prior: np.ndarray | None = None
+    ) -> None:
+        mask = np.asarray(seg.mask, bool)
+        tr.logits, tr.score = seg.logits, float(seg.score)
         c = self.config
         area = int(mask.sum())
+        # An answer mostly away from where the object can be is something else.
+        elsewhere = (
+            prior is not None
+            and area > 0
+            and np.count_nonzero(mask & (prior >= 0.25)) < c.min_prior_overlap * area
+        )
         # A sliver left of an object that was many times bigger a moment ago is more
         # likely a tracking error than the object: count it as out of sight too.
-        if area < max(min_px, c.min_area_ratio * tr.peak_area):
+        if elsewhere or area < max(min_px, c.min_area_ratio * tr.peak_area):
             # Not visible: drop the mask so nothing carries it onto something else, but
             # keep the extent a while, as the object may come out from behind something.
-            tr.mask, tr.box = None, np.zeros(4, np.float32)
+            # Its appearance stays that of the last time it was seen.
+            if tr.appearance is None:
+                tr.appearance = seg.appearance
+            tr.mask, tr.box, tr.score = None, np.zeros(4, np.float32), 0.0
             tr.hidden_for += 1
             expected = tr.extent is not None and float(tr.extent.max()) >= 0.5
             if expected and tr.hidden_for <= c.max_hidden:
@@ -287,6 +444,9 @@ class Tracker:
                 tr.status, tr.extent, tr.motion = LOST, None, None
             return
         tr.status, tr.mask, tr.box, tr.hidden_for = TRACKING, mask, mask_box(mask), 0
+        tr.appearance, tr.candidate, tr.hits = seg.appearance, None, 0
+        if area >= 0.5 * tr.peak_area or tr.template is None:
+            self._remember_shape(tr)  # its whole shape, not one cut by an occluder
         tr.peak_area = max(float(area), c.peak_decay * tr.peak_area)
         if c.extent_decay > 0:
             m = mask.astype(np.float32)
@@ -320,6 +480,6 @@ class Tracker:
         boxes = np.zeros((n, 4), np.float32)
         present = np.zeros(n, bool)
         for i, tr in enumerate(self._tracks.values()):
-            if tr.status == TRACKING and tr.mask is not None:
+            if tr.status in VISIBLE and tr.mask is not None:
                 masks[i], scores[i], boxes[i], present[i] = tr.mask, tr.score, tr.box, True
         return FrameResult(frame, list(self._tracks), masks, scores, boxes, present)
