@@ -182,8 +182,9 @@ class TruthEngine:
             if not len(pos) and not core.any():
                 out.append(Segmentation(np.zeros_like(truth), 0.0, None, p.appearance))
                 continue
-            ix = np.clip(np.round(pos[:, 0]).astype(int), 0, W - 1)
-            iy = np.clip(np.round(pos[:, 1]).astype(int), 0, H - 1)
+            h, w = truth.shape
+            ix = np.clip(np.round(pos[:, 0]).astype(int), 0, w - 1)
+            iy = np.clip(np.round(pos[:, 1]).astype(int), 0, h - 1)
             on_points = bool(truth[iy, ix].any()) if len(pos) else False
             on_core = core.any() and (core & truth).sum() >= 0.5 * core.sum()
             on = on_points or bool(on_core)
@@ -247,3 +248,19 @@ def test_state_stays_small_while_lost():
     assert tr.mask is None and tr.template is not None
     ys, xs = np.nonzero(truth[HIDE[0] - 1])
     assert tr.template.size <= 2 * (np.ptp(xs) + 2) * (np.ptp(ys) + 2)
+
+
+def test_drifted_points_are_resampled_spread_over_the_interior():
+    from streamseg.track.tracker import _interior_points
+
+    mask = np.zeros((100, 200), bool)
+    mask[20:80, 30:170] = True
+    kept = np.array([[50, 50]], np.float32)
+    new = _interior_points(mask, kept, 3)
+    assert new.shape == (3, 2)
+    dist = cv2.distanceTransform(mask.view(np.uint8), cv2.DIST_L2, 3)
+    for x, y in new:
+        assert dist[int(y), int(x)] >= 0.5 * dist.max() - 1  # deep inside, not on the edge
+    points = np.concatenate([kept, new])
+    gaps = np.linalg.norm(points[:, None] - points[None], axis=2)[np.triu_indices(4, 1)]
+    assert gaps.min() > 20  # spread, not piled on one spot

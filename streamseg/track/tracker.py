@@ -141,6 +141,27 @@ class ObjectTrack:
     hits: int = 0
 
 
+def _interior_points(mask: np.ndarray, fixed: np.ndarray, count: int) -> np.ndarray:
+    """(count, 2) float32 points deep inside ``mask`` (H, W) bool, spread out: each is
+    the interior pixel farthest from ``fixed`` (K, 2) and the points chosen before it."""
+    dist = cv2.distanceTransform(np.pad(mask, 1).view(np.uint8), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    ys, xs = np.nonzero(dist >= 0.5 * dist.max())
+    step = max(1, len(xs) // 2000)  # a subsample is plenty to spread a few points
+    candidates = np.stack([xs[::step], ys[::step]], axis=1).astype(np.float32)
+    chosen = [p for p in np.asarray(fixed, np.float32).reshape(-1, 2)]
+    out = []
+    for _ in range(count):
+        if chosen:
+            gaps = np.min(np.linalg.norm(candidates[:, None] - np.array(chosen)[None], axis=2), 1)
+            best = candidates[int(np.argmax(gaps))]
+        else:  # nothing to spread from: the deepest point
+            y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
+            best = np.array([x, y], np.float32)
+        chosen.append(best)
+        out.append(best)
+    return np.array(out, np.float32)
+
+
 class Tracker:
     """Tracks every prompted object through a stream of frames with one engine."""
 
@@ -455,7 +476,13 @@ class Tracker:
 
     @staticmethod
     def _fix_points(tr: ObjectTrack) -> None:
-        """Keep carried points meaningful: positives inside the mask, negatives outside."""
+        """Keep carried points meaningful: positives inside the mask, negatives outside.
+
+        A positive point that drifted off the mask is replaced by a new one sampled
+        from the mask's interior (at least half the deepest point's distance from the
+        edge), as far as possible from the points that stayed, so they spread over
+        the object. A negative point that drifted onto the object is dropped.
+        """
         if not len(tr.points):
             return
         assert tr.mask is not None
@@ -466,10 +493,8 @@ class Tracker:
         keep = (tr.labels > 0) | ~inside
         stray = (tr.labels > 0) & ~inside
         if stray.any():
-            dist = cv2.distanceTransform(tr.mask.view(np.uint8), cv2.DIST_L2, 3)
-            y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
             tr.points = tr.points.copy()
-            tr.points[stray] = (x, y)
+            tr.points[stray] = _interior_points(tr.mask, tr.points[~stray], int(stray.sum()))
         tr.points, tr.labels = tr.points[keep], tr.labels[keep]
 
     def _result(self, frame: Frame) -> FrameResult:
