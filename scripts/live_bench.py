@@ -29,6 +29,8 @@ import av
 import cv2
 import numpy as np
 
+from streamseg.track.points import interior_points
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -49,9 +51,8 @@ def load_frames(size: tuple[int, int]) -> tuple[list[np.ndarray], str]:
     ]
     truth = cv2.imread(str(root / "davis2016-train/Annotations/480p/bear/00000.png"), 0)
     truth = cv2.resize(truth, size, interpolation=cv2.INTER_NEAREST) > 0
-    dist = cv2.distanceTransform(truth.astype(np.uint8), cv2.DIST_L2, 5)
-    y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
-    return frames + frames[-2:0:-1], f"{x},{y}"
+    x, y = interior_points(truth)[0]
+    return frames + frames[-2:0:-1], f"{x:.0f},{y:.0f}"
 
 
 def produce(pipe, frames: list[np.ndarray], fps: float, seconds: float) -> None:

@@ -251,12 +251,12 @@ def test_state_stays_small_while_lost():
 
 
 def test_drifted_points_are_resampled_spread_over_the_interior():
-    from streamseg.track.tracker import _interior_points
+    from streamseg.track.points import interior_points
 
     mask = np.zeros((100, 200), bool)
     mask[20:80, 30:170] = True
     kept = np.array([[50, 50]], np.float32)
-    new = _interior_points(mask, kept, 3)
+    new = interior_points(mask, 3, kept)
     assert new.shape == (3, 2)
     dist = cv2.distanceTransform(mask.view(np.uint8), cv2.DIST_L2, 3)
     for x, y in new:

@@ -21,6 +21,7 @@ import numpy as np
 
 from streamseg.errors import SourceError, SourceNotFoundError, UsageError
 from streamseg.eval.metrics import score_sequence
+from streamseg.track.points import interior_points
 from streamseg.types import Prompt
 
 log = logging.getLogger(__name__)
@@ -77,10 +78,7 @@ def interior_point(mask: np.ndarray) -> np.ndarray:
     """(2,) float32 x, y of the most interior pixel of a (H, W) bool mask (max distance)."""
     if not mask.any():
         raise UsageError("cannot click inside an empty mask")
-    padded = np.pad(mask, 1).astype(np.uint8)  # the frame's edge counts as outside
-    dist = cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1]
-    y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
-    return np.array([x, y], np.float32)
+    return interior_points(mask)[0]
 
 
 def first_prompt(gt: np.ndarray, init: str) -> Prompt:

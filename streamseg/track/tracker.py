@@ -39,6 +39,7 @@ import numpy as np
 from streamseg.engines.base import Engine, ObjectPrompt
 from streamseg.errors import UsageError
 from streamseg.track.flow import FlowEstimator, FlowField
+from streamseg.track.points import interior_points
 from streamseg.track.prior import PriorConfig, object_prior
 from streamseg.types import Frame, FrameResult, Prompt, mask_box
 
@@ -139,27 +140,6 @@ class ObjectTrack:
     template: np.ndarray | None = None
     candidate: tuple[float, float] | None = None
     hits: int = 0
-
-
-def _interior_points(mask: np.ndarray, fixed: np.ndarray, count: int) -> np.ndarray:
-    """(count, 2) float32 points deep inside ``mask`` (H, W) bool, spread out: each is
-    the interior pixel farthest from ``fixed`` (K, 2) and the points chosen before it."""
-    dist = cv2.distanceTransform(np.pad(mask, 1).view(np.uint8), cv2.DIST_L2, 3)[1:-1, 1:-1]
-    ys, xs = np.nonzero(dist >= 0.5 * dist.max())
-    step = max(1, len(xs) // 2000)  # a subsample is plenty to spread a few points
-    candidates = np.stack([xs[::step], ys[::step]], axis=1).astype(np.float32)
-    chosen = [p for p in np.asarray(fixed, np.float32).reshape(-1, 2)]
-    out = []
-    for _ in range(count):
-        if chosen:
-            gaps = np.min(np.linalg.norm(candidates[:, None] - np.array(chosen)[None], axis=2), 1)
-            best = candidates[int(np.argmax(gaps))]
-        else:  # nothing to spread from: the deepest point
-            y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
-            best = np.array([x, y], np.float32)
-        chosen.append(best)
-        out.append(best)
-    return np.array(out, np.float32)
 
 
 class Tracker:
@@ -423,9 +403,7 @@ class Tracker:
         tr.extent = mask.astype(np.float32) if c.extent_decay > 0 else None
         self._remember_shape(tr)
         # The carried clicks no longer mark anything: one positive point inside it.
-        dist = cv2.distanceTransform(mask.view(np.uint8), cv2.DIST_L2, 3)
-        py, px = np.unravel_index(int(np.argmax(dist)), dist.shape)
-        tr.points, tr.labels = np.array([[px, py]], np.float32), np.ones(1, np.int32)
+        tr.points, tr.labels = interior_points(mask), np.ones(1, np.int32)
 
     @staticmethod
     def _remember_shape(tr: ObjectTrack) -> None:
@@ -494,7 +472,7 @@ class Tracker:
         stray = (tr.labels > 0) & ~inside
         if stray.any():
             tr.points = tr.points.copy()
-            tr.points[stray] = _interior_points(tr.mask, tr.points[~stray], int(stray.sum()))
+            tr.points[stray] = interior_points(tr.mask, int(stray.sum()), tr.points[~stray])
         tr.points, tr.labels = tr.points[keep], tr.labels[keep]
 
     def _result(self, frame: Frame) -> FrameResult:
