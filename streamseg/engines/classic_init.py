@@ -194,6 +194,9 @@ def _grabcut(
         return np.zeros((h, w), bool)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     # The rect argument is ignored with GC_INIT_WITH_MASK.
+    # GrabCut seeds its colour clusters from OpenCV's global RNG: seed it, so a click
+    # gives the same mask whatever ran before in the process.
+    cv2.setRNGSeed(0)
     cv2.grabCut(crop, lab, (0, 0, 1, 1), bgd, fgd, cfg.iterations, cv2.GC_INIT_WITH_MASK)
     found = ((lab == cv2.GC_FGD) | (lab == cv2.GC_PR_FGD)).astype(np.uint8)
     found = _connected_to(found, seeds)
