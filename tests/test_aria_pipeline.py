@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import zarr
 
 pytest.importorskip("projectaria_tools")
 
-CLI = [sys.executable, "-c", "from streamseg.cli import main; main()"]
+from helpers import streamseg  # noqa: E402
 
 
 def run(*args):
-    return subprocess.run(
-        [*CLI, "run", *map(str, args)], capture_output=True, text=True, timeout=300
-    )
+    return streamseg("run", *args, timeout=300)
 
 
 def test_gaze_prompt_on_aria_digital_twin(shared_data, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from helpers import track
 
 from streamseg.engines.base import ObjectPrompt
 from streamseg.engines.classic import ClassicEngine
@@ -66,14 +67,6 @@ def make_clip(n: int = N, second: bool = False, exit_right: bool = False):
     return frames, t1, (t2 if second else None)
 
 
-def run(tracker: Tracker, frames, start: int = 0):
-    out = []
-    for i, img in enumerate(frames):
-        frame = Frame(index=start + i, pts=start + i, time=float(start + i), image=img)
-        out.append(tracker.step(frame, tracker.engine.embed([img])[0]))
-    return out
-
-
 def centre(mask: np.ndarray) -> np.ndarray:
     ys, xs = np.nonzero(mask)
     return np.array([[xs.mean(), ys.mean()]], np.float32)
@@ -83,7 +76,7 @@ def test_follows_a_moving_rotating_object_from_its_mask():
     frames, truth, _ = make_clip()
     tracker = Tracker(ClassicEngine())
     tracker.add_prompts([Prompt(object_id=1, frame=0, mask=truth[0])])
-    results = run(tracker, frames)
+    results = track(tracker, frames)
     ious = [jaccard(r.masks[0], t) for r, t in zip(results, truth)]
     assert min(ious) >= 0.8, ious
     assert all(r.present[0] for r in results)
@@ -96,7 +89,7 @@ def test_follows_an_object_from_a_single_click():
     tracker.add_prompts(
         [Prompt(object_id=7, frame=0, points=centre(truth[0]), labels=np.ones(1, np.int32))]
     )
-    results = run(tracker, frames)
+    results = track(tracker, frames)
     assert results[0].object_ids == [7]
     ious = [jaccard(r.masks[0], t) for r, t in zip(results, truth)]
     assert min(ious) >= 0.8, ious
@@ -108,7 +101,7 @@ def test_box_prompt_gives_the_object():
     box = np.array([xs.min() - 6, ys.min() - 6, xs.max() + 6, ys.max() + 6], np.float32)
     tracker = Tracker(ClassicEngine())
     tracker.add_prompts([Prompt(object_id=1, box=box)])
-    (result,) = run(tracker, frames)
+    (result,) = track(tracker, frames)
     assert jaccard(result.masks[0], truth[0]) >= 0.8
 
 
@@ -130,7 +123,7 @@ def test_two_objects_in_one_segment_call_per_frame():
             Prompt(object_id=2, points=centre(t2[0]), labels=np.ones(1, np.int32)),
         ]
     )
-    results = run(tracker, frames)
+    results = track(tracker, frames)
     assert calls == [2] * N  # one call per frame, both objects in it
     for r, a, b in zip(results, t1, t2):
         assert r.object_ids == [1, 2]
@@ -145,7 +138,7 @@ def test_object_prompted_later_starts_at_its_frame():
     tracker.add_prompts(
         [Prompt(object_id=1, mask=t1[0]), Prompt(object_id=2, frame=10, mask=t2[10])]
     )
-    results = run(tracker, frames)
+    results = track(tracker, frames)
     for i, r in enumerate(results):
         assert r.object_ids == [1, 2]
         if i < 10:
@@ -177,11 +170,11 @@ def test_reprompt_replaces_the_object_state():
     frames, t1, t2 = make_clip(second=True)
     tracker = Tracker(ClassicEngine())
     tracker.add_prompts([Prompt(object_id=1, mask=t1[0])])
-    run(tracker, frames[:15])
+    track(tracker, frames[:15])
     old = tracker.track(1).appearance
     # Object 1 is now said to be the blue ellipse.
     tracker.add_prompts([Prompt(object_id=1, frame=15, mask=t2[15])])
-    results = run(tracker, frames[15:], start=15)
+    results = track(tracker, frames[15:], start=15)
     assert tracker.objects == [1]
     assert tracker.track(1).appearance is not old
     assert not np.allclose(tracker.track(1).appearance.fg0, old.fg0)
@@ -193,16 +186,16 @@ def test_removed_object_stays_listed_but_absent():
     frames, t1, t2 = make_clip(second=True)
     tracker = Tracker(ClassicEngine())
     tracker.add_prompts([Prompt(object_id=1, mask=t1[0]), Prompt(object_id=2, mask=t2[0])])
-    run(tracker, frames[:5])
+    track(tracker, frames[:5])
     tracker.remove_object(2)
-    results = run(tracker, frames[5:10], start=5)
+    results = track(tracker, frames[5:10], start=5)
     assert tracker.objects == [1, 2]
     assert tracker.track(2).status == "removed"
     assert all(r.present.tolist() == [True, False] for r in results)
     with pytest.raises(UsageError):
         tracker.remove_object(3)
     tracker.add_prompts([Prompt(object_id=2, frame=10, mask=t2[10])])  # starts it again
-    (r,) = run(tracker, frames[10:11], start=10)
+    (r,) = track(tracker, frames[10:11], start=10)
     assert r.present.tolist() == [True, True]
 
 
@@ -210,7 +203,7 @@ def test_object_leaving_the_frame_is_absent_and_does_not_stick():
     frames, truth, _ = make_clip(exit_right=True)
     tracker = Tracker(ClassicEngine())
     tracker.add_prompts([Prompt(object_id=1, mask=truth[0])])
-    results = run(tracker, frames)
+    results = track(tracker, frames)
     gone = [i for i, t in enumerate(truth) if not t.any()]
     assert gone, "the clip should end with the object out of view"
     for i in gone:
@@ -231,8 +224,8 @@ def test_bad_input_raises_clear_errors():
     tracker = Tracker(engine, TrackerConfig())
     tracker.add_prompts([Prompt(object_id=1, mask=np.ones((10, 10), bool))])
     with pytest.raises(UsageError):
-        run(tracker, frames[:1])
+        track(tracker, frames[:1])
     tracker = Tracker(engine)
-    run(tracker, frames[1:2], start=5)
+    track(tracker, frames[1:2], start=5)
     with pytest.raises(UsageError):
-        run(tracker, frames[:1], start=3)  # indices must increase
+        track(tracker, frames[:1], start=3)  # indices must increase

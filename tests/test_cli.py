@@ -10,15 +10,8 @@ import av
 import numpy as np
 import pytest
 import zarr
+from helpers import CLI, streamseg
 from synthetic import disc_clip, disc_video, encode, iou
-
-CLI = [sys.executable, "-c", "from streamseg.cli import main; main()"]
-
-
-def streamseg(*args, **kwargs):
-    return subprocess.run(
-        [*CLI, *map(str, args)], capture_output=True, text=True, timeout=120, **kwargs
-    )
 
 
 def test_run_info_export(tmp_path, clip):

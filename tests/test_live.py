@@ -1,15 +1,13 @@
 """Live input: stdin streams paced like a camera, stale-frame dropping, latency."""
 
 import subprocess
-import sys
 import threading
 
 import numpy as np
 import pytest
 import zarr
+from helpers import CLI, streamseg
 from synthetic import disc_clip, pace, stream_chunks
-
-CLI = [sys.executable, "-c", "from streamseg.cli import main; main()"]
 
 
 def run_piped(tmp_path, frames, fps, *args):
@@ -110,24 +108,19 @@ def test_stdin_containers(tmp_path, fmt, codec, pix_fmt):
     frames, _ = disc_clip(12)
     data = encode_as(tmp_path / "clip", frames, fmt, codec, pix_fmt)
     args = ["--format", fmt] if fmt == "mjpeg" else []  # raw MJPEG has no header to probe
-    r = subprocess.run(
-        [
-            *CLI,
-            "run",
-            "-",
-            "--no-live",
-            "--prompt",
-            "22,60",
-            "--model",
-            "classic",
-            "-q",
-            "--out",
-            str(tmp_path / "o"),
-            *args,
-        ],
+    r = streamseg(
+        "run",
+        "-",
+        "--no-live",
+        "--prompt",
+        "22,60",
+        "--model",
+        "classic",
+        "-q",
+        "--out",
+        tmp_path / "o",
+        *args,
         input=data,
-        capture_output=True,
-        timeout=120,
     )
     assert r.returncode == 0, r.stderr.decode()
     g = zarr.open_group(str(tmp_path / "o" / "masks.zarr"), mode="r")
@@ -141,25 +134,20 @@ def test_video_out_to_stdout_is_a_stream(tmp_path):
 
     frames, _ = disc_clip(12)
     data = encode_as(tmp_path / "clip.ts", frames, "mpegts", "libx264", "yuv420p")
-    r = subprocess.run(
-        [
-            *CLI,
-            "run",
-            "-",
-            "--no-live",
-            "--prompt",
-            "22,60",
-            "--model",
-            "classic",
-            "-q",
-            "--out",
-            str(tmp_path / "o"),
-            "--video-out",
-            "-",
-        ],
+    r = streamseg(
+        "run",
+        "-",
+        "--no-live",
+        "--prompt",
+        "22,60",
+        "--model",
+        "classic",
+        "-q",
+        "--out",
+        tmp_path / "o",
+        "--video-out",
+        "-",
         input=data,
-        capture_output=True,
-        timeout=120,
     )
     assert r.returncode == 0, r.stderr.decode()
     with av.open(io.BytesIO(r.stdout), format="mpegts") as c:
@@ -195,25 +183,19 @@ def test_reconnect_retries_a_dropped_stream_then_gives_up(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_port}/clip.ts"
-        r = subprocess.run(
-            [
-                *CLI,
-                "run",
-                url,
-                "--no-live",
-                "--reconnect",
-                "--set",
-                "source.reconnect_tries=2",
-                "--prompt",
-                "22,60",
-                "--model",
-                "classic",
-                "--out",
-                str(tmp_path / "o"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
+        r = streamseg(
+            "run",
+            url,
+            "--no-live",
+            "--reconnect",
+            "--set",
+            "source.reconnect_tries=2",
+            "--prompt",
+            "22,60",
+            "--model",
+            "classic",
+            "--out",
+            tmp_path / "o",
         )
     finally:
         server.shutdown()
@@ -225,10 +207,5 @@ def test_reconnect_retries_a_dropped_stream_then_gives_up(tmp_path):
 
 
 def test_missing_device_is_a_clear_error(tmp_path):
-    r = subprocess.run(
-        [*CLI, "run", "/dev/video97", "--prompt", "1,1", "--out", str(tmp_path / "o")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    r = streamseg("run", "/dev/video97", "--prompt", "1,1", "--out", tmp_path / "o")
     assert r.returncode == 3 and "/dev/video97" in r.stderr and "Traceback" not in r.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -18,7 +17,7 @@ try:
 except pytest.skip.Exception:  # no browser here: test_browser skipped at import
     pytest.skip("headless Chromium is not available", allow_module_level=True)
 
-CLI = [sys.executable, "-c", "from streamseg.cli import main; main()"]
+from helpers import CLI  # noqa: E402
 
 
 def test_click_in_browser_segments_the_object_in_the_output(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from helpers import track
 
 from streamseg.engines.base import ObjectPrompt, Segmentation
 from streamseg.engines.classic import ClassicEngine
@@ -70,14 +71,6 @@ def occlusion_clip(jump: tuple[int, int] = (90, 50)):
     return frames, truth
 
 
-def run(tracker: Tracker, frames):
-    out = []
-    for i, img in enumerate(frames):
-        frame = Frame(index=i, pts=i, time=float(i), image=img)
-        out.append(tracker.step(frame, tracker.engine.embed([img])[0]))
-    return out
-
-
 def test_clip_hides_the_object_fully_then_shows_it_elsewhere():
     _, truth = occlusion_clip()
     assert all(t.sum() > 1500 for t in truth[: HIDE[0]] + truth[HIDE[1] :])
@@ -116,7 +109,7 @@ def test_without_reacquisition_the_object_stays_lost():
     frames, truth = occlusion_clip()
     tracker = Tracker(ClassicEngine(), TrackerConfig(reacquire=False))
     tracker.add_prompts([Prompt(object_id=1, mask=truth[0])])
-    results = run(tracker, frames)
+    results = track(tracker, frames)
     assert not any(r.present[0] for r in results[HIDE[0] + 1 :])
     assert tracker.track(1).status in (HIDDEN, LOST)
 
@@ -210,7 +203,7 @@ def test_tracked_prompts_stay_on_the_object_through_motion_and_occlusion():
     tracker.add_prompts(
         [Prompt(object_id=1, mask=truth[0], points=click, labels=np.ones(1, np.int32))]
     )
-    results = run(tracker, frames)
+    results = track(tracker, frames)
     # While the object is in view, the tracker never asked about anything else (on
     # the frame an occluder suddenly covers it, there is nothing right to ask about:
     # the wrong answer it gets then must not be taken).
@@ -243,7 +236,7 @@ def test_state_stays_small_while_lost():
     frames, truth = occlusion_clip()
     tracker = Tracker(ClassicEngine())
     tracker.add_prompts([Prompt(object_id=1, mask=truth[0])])
-    run(tracker, frames[:16])
+    track(tracker, frames[:16])
     tr = tracker.track(1)
     assert tr.mask is None and tr.template is not None
     ys, xs = np.nonzero(truth[HIDE[0] - 1])
