@@ -153,3 +153,16 @@ def pace(write, chunks: list[bytes], fps: float) -> None:
         if delay > 0:
             time.sleep(delay)
         write(chunk)
+
+
+def audio_only(path: Path) -> Path:
+    """A file with one short AAC track and no video stream."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=48000)
+        frame = av.AudioFrame.from_ndarray(
+            np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
+        )
+        frame.sample_rate = 48000
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            container.mux(packet)
+    return path

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import zarr
 from helpers import CLI, streamseg
-from synthetic import disc_clip, disc_video, encode, iou
+from synthetic import audio_only, disc_clip, disc_video, encode, iou
 
 
 def test_run_info_export(tmp_path, clip):
@@ -119,15 +119,7 @@ def test_error_cases(tmp_path, clip):
     path, _ = clip
     notes = tmp_path / "notes.mp4"
     notes.write_text("not a video")
-    audio = tmp_path / "audio.m4a"
-    with av.open(str(audio), "w") as c:
-        s = c.add_stream("aac", rate=48000)
-        f = av.AudioFrame.from_ndarray(
-            np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
-        )
-        f.sample_rate = 48000
-        for p in [*s.encode(f), *s.encode()]:
-            c.mux(p)
+    audio = audio_only(tmp_path / "audio.m4a")
     blocker = tmp_path / "file"
     blocker.write_text("")
     common = ["--model", "classic", "-q"]

@@ -1,10 +1,9 @@
 from fractions import Fraction
 
-import av
 import cv2
 import numpy as np
 import pytest
-from synthetic import disc_clip, encode
+from synthetic import audio_only, disc_clip, encode
 
 from streamseg.errors import SourceError, SourceNotFoundError
 from streamseg.io.source import SourceConfig, open_source
@@ -78,15 +77,7 @@ def test_not_a_video(tmp_path):
 
 
 def test_no_video_stream(tmp_path):
-    path = tmp_path / "audio.m4a"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("aac", rate=48000)
-        frame = av.AudioFrame.from_ndarray(
-            np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
-        )
-        frame.sample_rate = 48000
-        for packet in [*stream.encode(frame), *stream.encode()]:
-            container.mux(packet)
+    path = audio_only(tmp_path / "audio.m4a")
     with pytest.raises(SourceError, match="no video stream"):
         open_source(str(path))
 
