@@ -43,6 +43,8 @@ def test_gaze_prompt_on_aria_digital_twin(shared_data, tmp_path):
     assert len(truth) == 2
     instance = instance_at(truth[0][1], gaze[0])
     assert instance != 0
+    x, y = np.round(gaze[0]).astype(int)
+    assert g["masks"][0, 0][y, x]  # the object was prompted where the wearer looked
     ious = []
     for t_ns, ids in truth:  # the ground-truth frames match RGB frames within 0.1 ms
         k = int(np.argmin(np.abs(times - t_ns)))
