@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from streamseg import __version__
 from streamseg.config import Config, as_dict
 from streamseg.engines import build_engine
 from streamseg.errors import OutputError
@@ -158,7 +159,7 @@ class _Job:
             raise
         self.controls.tracker = tracker
         attrs = {
-            "streamseg_version": _version(),
+            "streamseg_version": __version__,
             "engine": engine_meta,
             "config": as_dict(config),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -262,12 +263,6 @@ class _Job:
 
             sinks.append(ThreadedSink(PreviewSink(self.preview, o.alpha), 2, name="preview"))
         return sinks
-
-
-def _version() -> str:
-    from streamseg import __version__
-
-    return __version__
 
 
 def _expected_frames(src: Source, config: Config) -> int | None:
