@@ -94,13 +94,14 @@ def frame_results(
         on_drop=stats.add_dropped,
         stop=stop,
     )
-    # Files: the engine's batch (SAM on CUDA: 8 frames per encoder call). Live: one
-    # frame at a time, since waiting to fill a batch is latency.
+    # Files: the engine's batch (SAM on CUDA: 8 frames per encoder call), the next
+    # batch encoding while this one is decoded. Live: one frame at a time and no
+    # reading ahead, since waiting for more frames is latency.
     batch_size = 1 if live else max(1, config.model.batch_size or getattr(engine, "batch_size", 1))
     if stop is not None:
         stop.armed = True
     try:
-        for frame, embedding in embedded_frames(engine, batches(frames, batch_size)):
+        for frame, embedding in embedded_frames(engine, batches(frames, batch_size), not live):
             if controls is not None:
                 controls.apply(tracker, frame.index)
             for hook in before_step:

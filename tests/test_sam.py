@@ -197,9 +197,10 @@ def test_dtypes(model, engine, monkeypatch):
     seg = bf16.segment(emb, [prompt([[40, 30]], [1])])[0]
     assert seg.mask.shape == (64, 96) and seg.mask.dtype == bool
     cuda = torch.device("cuda")
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    # bf16 hardware from compute capability 8.0 (A100, H100); older GPUs would emulate it
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: (9, 0))
     assert resolve_dtype("auto", cuda) is torch.bfloat16
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: (7, 5))  # T4
     assert resolve_dtype("auto", cuda) is torch.float16
     assert resolve_dtype("float32", cuda) is None
     with pytest.raises(EngineError, match="unknown dtype"):

@@ -240,7 +240,8 @@ class SamEngine:
             masks = sp.postprocess(logits, shape)
             for i, given_mask in given.items():
                 masks[i] = self._to_device(given_mask)
-            protos, has = _prototypes(features, logits)
+            with torch.autocast(self.device.type, enabled=False):
+                protos, has = _prototypes(features, logits)
             host_masks = masks.cpu().numpy()
             host_scores = scores.clamp(0.0, 1.0).tolist()
             host_has = has.tolist()
@@ -317,8 +318,10 @@ class SamEngine:
         if with_mask:
             stacked = torch.stack([mask_prompts[i] for i in with_mask]).float()
             embedded = pe.mask_downscaling(stacked)
-            dense = dense.to(embedded.dtype).clone()
-            dense[with_mask] = embedded
+            # float32 rows: the objects without a mask prompt must not be rounded to
+            # bf16 just because another object in the call has one.
+            dense = dense.float().clone()
+            dense[with_mask] = embedded.float()
         valid = None if packed.uniform else torch.from_numpy(packed.valid).to(self.device)
         all_masks, all_iou = sp.decode(
             self.model.mask_decoder, features, image_pe, sparse, dense, valid
@@ -394,14 +397,18 @@ def _prototypes(features: Any, logits: Any) -> tuple[Any, Any]:
     return protos / total.clamp_min(1e-6)[:, None], total > 0
 
 
-def embedded_frames(engine: Any, batches: Iterable[Sequence[Any]]) -> Iterator[tuple[Any, Any]]:
+def embedded_frames(
+    engine: Any, batches: Iterable[Sequence[Any]], lookahead: bool = True
+) -> Iterator[tuple[Any, Any]]:
     """(frame, embedding) pairs for batches of Frames, in order.
 
-    When the engine is asynchronous (SAM on CUDA), batch k+1 is handed to the encoder
-    before batch k's frames are yielded, so the tracker's decoder calls on batch k
-    overlap the encoder's work on batch k+1. Otherwise one batch at a time.
+    When the engine is asynchronous (SAM on CUDA) and ``lookahead`` is allowed, batch
+    k+1 is handed to the encoder before batch k's frames are yielded, so the tracker's
+    decoder calls on batch k overlap the encoder's work on batch k+1. Otherwise one
+    batch at a time (live sources: waiting for the next frame would add a frame
+    interval of latency).
     """
-    ahead = bool(getattr(engine, "asynchronous", False))
+    ahead = lookahead and bool(getattr(engine, "asynchronous", False))
     pending: tuple[Sequence[Any], list[Any]] | None = None
     for batch in batches:
         embeddings = engine.embed([f.image for f in batch])

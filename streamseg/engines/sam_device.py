@@ -40,14 +40,17 @@ def resolve_device(name: str) -> Any:
 def resolve_dtype(name: str, device: Any) -> Any:
     """The autocast dtype for ``name`` on ``device``; None means plain float32.
 
-    auto: bfloat16 on CUDA (float16 where the GPU lacks bf16), float32 elsewhere.
+    auto: bfloat16 on CUDA GPUs with bf16 hardware (compute capability 8.0 and up:
+    A100, H100, RTX 30xx...), float16 on older ones (V100, T4: there torch would
+    emulate bf16, slowly), float32 elsewhere.
     """
     import torch
 
     if name == "auto":
         if device.type != "cuda":
             return None
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        major, _ = torch.cuda.get_device_capability(device)
+        return torch.bfloat16 if major >= 8 else torch.float16
     table = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
     if name not in table:
         raise EngineError(f"unknown dtype {name!r}; use auto, float32, bfloat16 or float16")
@@ -84,26 +87,38 @@ class SamEmbedding:
 
 
 class PinnedPool:
-    """Reusable pinned host buffers, one per (batch, H, W, 3) shape (a handful: frame
-    sizes rarely change, and only the last batch of a stream is short), each guarded
-    by the CUDA event of the copy that last read it, so it is never overwritten
-    mid-copy."""
+    """Reusable pinned host buffers, one per (batch, H, W, 3) shape, each guarded by
+    the CUDA event of the copy that last read it, so it is never overwritten
+    mid-copy. Frame sizes rarely change in a video, but a folder of images of many
+    sizes would pin a buffer per size, so only the ``keep`` most recently used stay.
+    """
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int = 4) -> None:
+        self.keep = keep
         self._buffers: dict[tuple[int, ...], tuple[Any, Any]] = {}
 
     def upload(self, images: Sequence[np.ndarray], device: Any) -> Any:
         import torch
 
         shape = (len(images), *images[0].shape)
-        if shape not in self._buffers:
-            buf = torch.empty(shape, dtype=torch.uint8, pin_memory=True)
-            self._buffers[shape] = (buf, torch.cuda.Event())
-        buf, event = self._buffers[shape]
+        entry = self._buffers.pop(shape, None)
+        if entry is None:
+            while len(self._buffers) >= self.keep:
+                oldest = next(iter(self._buffers))
+                self._buffers.pop(oldest)[1].synchronize()  # its last copy is done
+            entry = (self._allocate(shape), torch.cuda.Event())
+        self._buffers[shape] = entry  # most recently used last
+        buf, event = entry
         event.synchronize()
         host = buf.numpy()
         for i, image in enumerate(images):
             host[i] = image
         out = buf.to(device, non_blocking=True)
-        event.record()
+        event.record(torch.cuda.current_stream(device))  # the stream that copies
         return out
+
+    @staticmethod
+    def _allocate(shape: tuple[int, ...]) -> Any:
+        import torch
+
+        return torch.empty(shape, dtype=torch.uint8, pin_memory=True)

@@ -1,0 +1,132 @@
+"""The SAM engine's CUDA bookkeeping, driven on the CPU with fake CUDA events: the
+pinned upload pool, the bench's event timing, the no-lookahead rule for live
+sources, and bf16 decoding that is the same for an object alone or in company."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from streamseg.bench import StageTimer
+from streamseg.engines.base import ObjectPrompt
+from streamseg.engines.sam import SamEngine, embedded_frames
+from streamseg.engines.sam_device import PinnedPool
+from streamseg.engines.sam_models import build_sam
+
+CUDA = torch.device("cuda")
+
+
+class FakeEvent:
+    """torch.cuda.Event stand-in: remembers the stream and the time it was recorded."""
+
+    made: list[FakeEvent] = []
+
+    def __init__(self, enable_timing: bool = False) -> None:
+        self.stream, self.at, self.waited = None, None, 0
+        FakeEvent.made.append(self)
+
+    def record(self, stream=None) -> None:
+        self.stream, self.at = stream, time.perf_counter()
+
+    def synchronize(self) -> None:
+        self.waited += 1
+
+    def elapsed_time(self, end: FakeEvent) -> float:
+        return 1000 * (end.at - self.at)
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    FakeEvent.made = []
+    monkeypatch.setattr(torch.cuda, "Event", FakeEvent)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: f"stream of {device}")
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+    return FakeEvent
+
+
+def test_pinned_pool_reuses_a_buffer_per_shape_and_keeps_four(fake_cuda, monkeypatch):
+    allocated = []
+
+    def allocate(shape):
+        allocated.append(shape)
+        return torch.empty(shape, dtype=torch.uint8)
+
+    monkeypatch.setattr(PinnedPool, "_allocate", staticmethod(allocate))
+    pool = PinnedPool(keep=4)
+    rng = np.random.default_rng(0)
+    sizes = [(4, 6), (8, 6), (4, 6), (2, 2), (3, 3), (5, 5), (8, 6), (4, 6)]
+    for h, w in sizes:
+        frames = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(2)]
+        out = pool.upload(frames, "cpu")
+        np.testing.assert_array_equal(out.numpy(), np.stack(frames))
+    # (4, 6) came back while held (reused); (5, 5) pushed out the least recently used
+    # (8, 6), which then pushed out (4, 6): both are made again
+    made = [(4, 6), (8, 6), (2, 2), (3, 3), (5, 5), (8, 6), (4, 6)]
+    assert allocated == [(2, h, w, 3) for h, w in made]
+    assert len(pool._buffers) == 4
+    # every copy is guarded by an event on the copying device's stream; a buffer is
+    # refilled (or dropped) only after its last copy's event has been waited for
+    assert {e.stream for e in fake_cuda.made} == {"stream of cpu"}
+    assert sum(e.waited for e in fake_cuda.made) >= len(sizes)
+
+
+def test_stage_timer_takes_gpu_time_from_events_without_waiting(fake_cuda):
+    timer = StageTimer(CUDA)
+    for _ in range(3):
+        with timer.stage("encode"):
+            time.sleep(0.01)
+    with timer.stage("decode-masks"):
+        time.sleep(0.005)
+    gpu = timer.gpu_seconds()
+    assert set(gpu) == {"encode", "decode-masks"}
+    assert gpu["encode"] == pytest.approx(timer.get("encode"), abs=0.005)
+    assert 0.03 <= gpu["encode"] < 0.1 and 0.005 <= gpu["decode-masks"] < 0.05
+    assert len(fake_cuda.made) == 8 and all(e.stream == "stream of cuda" for e in fake_cuda.made)
+    assert StageTimer().gpu_seconds() == {}  # on the CPU: host times only
+
+
+class Async:
+    asynchronous = True
+
+    def __init__(self):
+        self.log = []
+
+    def embed(self, images):
+        self.log.append(("embed", images[0]))
+        return list(images)
+
+
+@pytest.mark.parametrize("lookahead", [True, False])
+def test_live_sources_do_not_wait_for_the_next_frame(lookahead):
+    class Frame:
+        def __init__(self, i):
+            self.image = i
+
+    eng = Async()
+    for frame, _ in embedded_frames(eng, ([Frame(i)] for i in range(3)), lookahead):
+        eng.log.append(("step", frame.image))
+    if lookahead:  # files: frame 1 is being encoded while frame 0 is decoded
+        assert eng.log[:3] == [("embed", 0), ("embed", 1), ("step", 0)]
+    else:  # live: frame 0 is stepped before frame 1 is even asked for
+        assert eng.log == [(k, i) for i in range(3) for k in ("embed", "step")]
+
+
+def test_bf16_object_decodes_the_same_alone_or_beside_a_mask_prompt():
+    eng = SamEngine(build_sam("tiny", seed=0), device="cpu", dtype="bfloat16")
+    frame = np.random.default_rng(1).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    emb = eng.embed([frame])[0]
+    click = ObjectPrompt(points=np.array([[50.0, 40.0]], np.float32), labels=np.ones(1, np.int32))
+    first = eng.segment(emb, [click])[0]
+    with_logits = ObjectPrompt(
+        points=np.array([[120.0, 80.0]], np.float32),
+        labels=np.ones(1, np.int32),
+        logits=first.logits,
+    )
+    alone = eng.segment(emb, [click])[0]
+    together = eng.segment(emb, [click, with_logits])[0]
+    np.testing.assert_array_equal(alone.mask, together.mask)
+    torch.testing.assert_close(alone.logits, together.logits, atol=1e-3, rtol=1e-3)
+    assert alone.appearance.dtype == torch.float32
