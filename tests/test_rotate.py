@@ -141,7 +141,8 @@ def test_auto_follows_the_display_matrix(tmp_path, ccw, cw, corner):
     source = RotatedSource(inner, "auto")
     try:
         assert source.applied_rotation == cw
-        assert source.info.rotation == cw
+        assert source.info.rotation == cw  # the turn applied to the frames
+        assert inner.info.rotation == 0 and inner.info.display_rotation == (ccw or 0) % 360
         expected = (32, 64) if cw in (90, 270) else (64, 32)
         assert (source.info.width, source.info.height) == expected
         frames = list(source.frames())

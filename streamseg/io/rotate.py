@@ -17,7 +17,7 @@ PyAV display rotation: ``av.VideoFrame.rotation`` is FFmpeg's
 ``av_display_rotation_get`` of the display matrix, the angle in degrees by which
 the matrix turns the frame **counter-clockwise** for display, in [-180, 180] (a
 portrait phone clip stored landscape reads -90). ``PyAVSource`` stores it modulo
-360 in ``info.rotation`` (so -90 becomes 270); the clockwise turn that shows the
+360 in ``info.display_rotation`` (so -90 becomes 270); the clockwise turn that shows the
 frame as players do (FFmpeg's autorotate) is ``(-rotation) % 360``
 (:func:`display_rotation_cw`).
 """
@@ -57,7 +57,7 @@ def normalize_degrees(degrees: int | float | str) -> int:
 def display_rotation_cw(ccw_rotation: int | float | None) -> int:
     """Clockwise quarter turn that shows a frame upright, from PyAV's counter-clockwise angle.
 
-    ``ccw_rotation``: ``av.VideoFrame.rotation`` or ``PyAVSource.info.rotation``
+    ``ccw_rotation``: ``av.VideoFrame.rotation`` or ``SourceInfo.display_rotation``
     (counter-clockwise degrees, any sign). Rounded to the nearest quarter turn.
     """
     if not ccw_rotation:
@@ -151,7 +151,7 @@ class RotatedSource:
                 except BaseException:
                     source.close()
                     raise
-                d = display_rotation_cw(source.info.rotation)
+                d = display_rotation_cw(source.info.display_rotation)
         else:
             d = normalize_degrees(degrees)
         self.applied_rotation = d

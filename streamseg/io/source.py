@@ -82,7 +82,10 @@ class SourceInfo:
     kind: "file", "url", "stdin", "device" or "images"; live: frames arrive in real
     time (devices, stdin, network), so stale ones may be dropped. rate and time_base are fractions
     written as strings ("30000/1001"); frames is the expected count (None when
-    unknown: live sources, some containers).
+    unknown: live sources, some containers). rotation: the clockwise turn (0, 90, 180,
+    270) applied to the frames this source yields. display_rotation: the file's
+    display matrix as FFmpeg reports it, degrees counter-clockwise in [0, 360) (PyAV
+    sources only, known once the first frame is decoded; 0 when there is none).
     """
 
     uri: str
@@ -96,6 +99,7 @@ class SourceInfo:
     rotation: int
     has_audio: bool
     live: bool = False
+    display_rotation: int = 0
 
     @property
     def fps(self) -> float | None:
@@ -352,7 +356,7 @@ class PyAVSource:
                     return
                 image = av_frame.to_ndarray(format="rgb24")
                 if count == 0:  # the display matrix rides on frames in PyAV
-                    self.info.rotation = int(round(av_frame.rotation or 0)) % 360
+                    self.info.display_rotation = int(round(av_frame.rotation or 0)) % 360
                 count += 1
                 yield Frame(index=count - 1, pts=pts, time=seconds, image=image)
         if sought and count == 0:
