@@ -15,6 +15,7 @@ from streamseg.engines.base import ObjectPrompt
 from streamseg.engines.sam import SamEngine, embedded_frames
 from streamseg.engines.sam_device import PinnedPool
 from streamseg.engines.sam_models import build_sam
+from streamseg.errors import EngineError
 
 CUDA = torch.device("cuda")
 
@@ -130,3 +131,43 @@ def test_bf16_object_decodes_the_same_alone_or_beside_a_mask_prompt():
     np.testing.assert_array_equal(alone.mask, together.mask)
     torch.testing.assert_close(alone.logits, together.logits, atol=1e-3, rtol=1e-3)
     assert alone.appearance.dtype == torch.float32
+
+
+class TightEncoder(torch.nn.Module):
+    """Wraps an image encoder; "runs out of CUDA memory" above ``fits`` frames."""
+
+    def __init__(self, encoder, fits: int) -> None:
+        super().__init__()
+        self.encoder, self.fits, self.img_size, self.sizes = encoder, fits, encoder.img_size, []
+
+    def forward(self, x):
+        self.sizes.append(len(x))
+        if len(x) > self.fits:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return self.encoder(x)
+
+
+def tight_engine(fits: int, batch_size: int = 0) -> SamEngine:
+    eng = SamEngine(build_sam("tiny", seed=0), device="cpu", batch_size=batch_size)
+    eng.model.image_encoder = TightEncoder(eng.model.image_encoder, fits)
+    return eng
+
+
+def test_the_default_batch_halves_when_cuda_memory_runs_out(caplog):
+    frames = [np.random.default_rng(i).integers(0, 256, (60, 80, 3), np.uint8) for i in range(5)]
+    eng = tight_engine(fits=2)
+    eng.batch_size = 8  # the CUDA default
+    out = eng.embed(frames)
+    assert eng.model.image_encoder.sizes == [5, 2, 2, 1]  # 5 at once failed: halved to 2
+    assert eng.batch_size == 2 and "batches of 2" in caplog.text
+    single = SamEngine(build_sam("tiny", seed=0), device="cpu")
+    for frame, emb in zip(frames, out, strict=True):
+        torch.testing.assert_close(emb.features(), single.embed([frame])[0].features())
+
+
+def test_an_explicit_batch_or_a_single_frame_that_does_not_fit_is_an_error():
+    frames = [np.zeros((60, 80, 3), np.uint8)] * 4
+    with pytest.raises(EngineError, match=r"4 frame\(s\).*smaller --batch-size \(e.g. 2\)"):
+        tight_engine(fits=2, batch_size=4).embed(frames)
+    with pytest.raises(EngineError, match=r"1 frame\(s\).*--model sam-vit-b"):
+        tight_engine(fits=0).embed(frames[:1])
