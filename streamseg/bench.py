@@ -235,21 +235,7 @@ def run_bench(
     ).items():
         setattr(config.model, key, value)
     config.source.max_frames = max_frames
-    started = time.perf_counter()
-    meta: dict[str, Any] = {"name": getattr(engine, "name", "?")}
-    if engine is None:
-        engine, meta = resolve_model(config, random_weights=random_weights)
-    for key in ("device", "dtype", "batch_size"):
-        if hasattr(engine, key) and key not in meta:
-            meta[key] = str(getattr(engine, key) or "float32").replace("torch.", "")
-    setup = time.perf_counter() - started
-    cuda = str(getattr(engine, "device", "cpu")).startswith("cuda")
-    timer = StageTimer(engine.device if cuda else None)
-    if cuda:
-        import torch
-
-        torch.cuda.reset_peak_memory_stats(engine.device)
-
+    # The source and prompts first: a typo in the path must not cost a weights download.
     src = open_source(source, config.source)
     try:
         parsed = [
@@ -260,9 +246,23 @@ def run_bench(
             centre = np.array([[w / 2, h / 2]], np.float32)
             parsed = [Prompt(1, 0, points=centre, labels=np.ones(1, np.int32), name="centre")]
         validate(parsed, w, h)
+        started = time.perf_counter()
+        meta: dict[str, Any] = {"name": getattr(engine, "name", "?")}
+        if engine is None:
+            engine, meta = resolve_model(config, random_weights=random_weights)
+        setup = time.perf_counter() - started
     except BaseException:
         src.close()
         raise
+    for key in ("device", "dtype", "batch_size"):
+        if hasattr(engine, key) and key not in meta:
+            meta[key] = str(getattr(engine, key) or "float32").replace("torch.", "")
+    cuda = str(getattr(engine, "device", "cpu")).startswith("cuda")
+    timer = StageTimer(engine.device if cuda else None)
+    if cuda:
+        import torch
+
+        torch.cuda.reset_peak_memory_stats(engine.device)
     tracker = Tracker(_instrument(engine, timer), config.tracker)
     tracker.add_prompts(parsed)
     with contextlib.ExitStack() as stack:

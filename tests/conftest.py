@@ -1,4 +1,5 @@
-"""Shared fixtures: synthetic clips made once per session, and the shared data folder."""
+"""Shared fixtures: synthetic clips made once per session, the shared data folder, and a
+private weights cache for every test."""
 
 from __future__ import annotations
 
@@ -18,6 +19,16 @@ REPO = Path(__file__).resolve().parents[1]
 def data_root() -> Path:
     """``$STREAMSEG_TEST_DATA``, else ../shared/data beside the repository."""
     return Path(os.environ.get("STREAMSEG_TEST_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(autouse=True)
+def weights_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty STREAMSEG_HOME (and XDG_CACHE_HOME) of the test's own, so no test reads or
+    writes the developer's real weights cache; CLI subprocesses inherit the environment."""
+    home = tmp_path_factory.mktemp("streamseg-home")
+    monkeypatch.setenv("STREAMSEG_HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "xdg-cache"))
+    return home
 
 
 @pytest.fixture(scope="session")

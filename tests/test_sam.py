@@ -4,6 +4,8 @@ tracker driving it end to end. CPU only, no weights, no network."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import torch
@@ -279,6 +281,16 @@ def test_tracker_drives_sam_end_to_end(tmp_path, clip, monkeypatch):
     np.testing.assert_array_equal(g["masks"][0, 2], masks[0])  # a given mask is kept
     assert not g["present"][:2, 1].any()  # object 2 starts at frame 2
     assert (tmp_path / "out" / "overlay.mp4").stat().st_size > 0
+    for name in ("frame_index", "pts", "time", "latency"):  # one entry per frame
+        assert g[name].shape == (8,), name
+    np.testing.assert_array_equal(g["frame_index"][:], np.arange(8))
+    times = g["time"][:]
+    assert g.attrs["source"]["fps"] == 24 and np.all(np.diff(times) > 0)
+    np.testing.assert_allclose(np.diff(times), 1 / 24, atol=1e-6)  # the clip's 24 fps
+    time_base = float(Fraction(g.attrs["source"]["time_base"]))
+    np.testing.assert_allclose(g["pts"][:] * time_base, times)  # seconds agree with pts
+    latency = g["latency"][:]
+    assert np.all(np.isfinite(latency)) and np.all(latency > 0)  # measured, not left at 0
 
     results = list(streamseg.segment(str(path), prompts[:1], config=config))
     assert len(results) == 8 and results[0].masks.shape == (1, 120, 160)

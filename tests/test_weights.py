@@ -14,7 +14,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from helpers import streamseg
 
+from streamseg.cli import cli
 from streamseg.config import Config
 from streamseg.engines import select, weights
 from streamseg.engines.classic import ClassicEngine
@@ -182,6 +185,7 @@ def test_no_network_says_where_to_put_the_file(home, monkeypatch):
     message = str(info.value)
     assert "\n" not in message and entry.url in message and "--model classic" in message
     assert str(home / "sam_vit_b_01ec64.pth") in message
+    assert list(home.iterdir()) == []  # not even an empty .part
     with pytest.raises(EngineError, match="not in the cache"):
         weights.ensure_weights("sam-vit-b", download=False)
 
@@ -263,6 +267,7 @@ def test_checkpoint_file_picks_its_architecture(home, tmp_path, tiny_loader, mon
     assert meta["name"] == "sam-vit-l" and meta["weights"]["source"] == "checkpoint"
     assert meta["weights"]["sha256"] == hashlib.sha256(b"not really").hexdigest()
     assert meta["weights"]["official"] is False
+    assert sorted(tmp_path.iterdir()) == [ckpt]  # nothing written beside the user's file
     config.model.name = "sam-vit-h"
     with pytest.raises(EngineError, match="holds a sam-vit-l model"):
         select.resolve_model(config)
@@ -283,6 +288,8 @@ def test_random_weights_and_errors(home, monkeypatch):
         select.resolve_model(config)
     config.model.name = "classic"
     assert isinstance(select.resolve_model(config)[0], ClassicEngine)
+    with pytest.raises(EngineError, match="--random-weights builds a SAM model"):
+        select.resolve_model(config, random_weights=True)
 
 
 def test_read_state_dict_refuses_pickled_code(tmp_path):
@@ -307,3 +314,45 @@ def test_engine_modules_import_without_torch():
         "streamseg.engines.sam, streamseg.bench; assert 'torch' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- the `streamseg weights` commands ----------------------------------------------------
+
+
+def test_weights_list_command_shows_sizes_and_what_is_cached():
+    fake_cached("sam-vit-l")  # in the per-test cache the subprocess inherits
+    r = streamseg("weights", "list")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == f"cache: {weights.cache_dir()}"
+    rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
+    assert rows == {
+        "sam-vit-b": ["375", "MB", "not", "downloaded", weights.REGISTRY["sam-vit-b"].url],
+        "sam-vit-l": ["1250", "MB", "cached", weights.REGISTRY["sam-vit-l"].url],
+        "sam-vit-h": ["2565", "MB", "not", "downloaded", weights.REGISTRY["sam-vit-h"].url],
+    }
+
+
+def test_weights_download_command_fetches_into_the_cache(fake, home):
+    r = CliRunner().invoke(cli, ["weights", "download", "sam-vit-b", "-q"])
+    assert r.exit_code == 0, r.output
+    path = home / "sam_vit_b_01ec64.pth"
+    assert r.stdout == f"{path}\n" and path.read_bytes() == DATA
+    assert not path.with_name(path.name + ".part").exists()
+    listed = CliRunner().invoke(cli, ["weights", "list"])
+    assert "cached" in listed.stdout.splitlines()[1].split()  # the sam-vit-b row
+    again = CliRunner().invoke(cli, ["weights", "download", "sam-vit-b", "-q"])
+    assert again.exit_code == 0 and again.stdout == f"{path}\n"
+    assert Handler.ranges == [None]  # cached: not downloaded twice
+
+
+def test_weights_download_command_refuses_a_checksum_mismatch(fake, home, monkeypatch):
+    monkeypatch.setitem(weights.REGISTRY, "sam-vit-b", replace(fake, sha256="0" * 64))
+    r = CliRunner().invoke(cli, ["weights", "download", "sam-vit-b", "-q"])
+    assert r.exit_code == 5 and r.stdout == ""
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("streamseg: error: checksum mismatch for sam_vit_b_01ec64.pth")
+    assert list(home.iterdir()) == []  # neither the .part nor a final file is left
+    r = CliRunner().invoke(cli, ["weights", "download", "sam-vit-q"])
+    assert r.exit_code == 5 and "no official weights named 'sam-vit-q'" in r.stderr

@@ -58,6 +58,8 @@ def resolve_model(
         raise EngineError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     meta: dict[str, Any] = {"requested": name, "name": name, "weights": None}
     if name == "classic":
+        if random_weights:
+            raise EngineError("--random-weights builds a SAM model; pass --model sam-vit-b|l|h")
         return _classic(config, meta)
     if random_weights:
         if m.checkpoint:
@@ -126,7 +128,7 @@ def _from_checkpoint(
         raise EngineError(
             f"--checkpoint {path} holds a {found} model, not {name}; pass --model {found}"
         )
-    digest = weights.file_sha256(path)
+    digest = weights.sha256_file(path)  # no note written beside the user's file
     official = weights.checkpoint(found).sha256 == digest
     meta["weights"] = _weights_meta(path, digest, "checkpoint")
     meta["weights"]["official"] = official

@@ -211,7 +211,12 @@ def fetch(entry: Checkpoint, dest: Path, *, progress: bool = True) -> None:
         with open(part, "ab") as handle, _locked(handle):
             if dest.is_file():  # another run finished it while we waited for the lock
                 return
-            _download(entry, part, handle, progress)
+            try:
+                _download(entry, part, handle, progress)
+            except BaseException:
+                if part.stat().st_size == 0:  # nothing came: no empty .part left behind
+                    part.unlink()
+                raise
             verify(part, entry)
             digest = file_sha256(part)
             os.replace(part, dest)  # atomic: the final name only ever holds a verified file
