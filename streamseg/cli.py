@@ -100,7 +100,12 @@ def cli() -> None:
     help="A local SAM checkpoint (.pth); its architecture is read from the file.",
 )
 @click.option("--dtype", default=None, metavar="auto|float32|bfloat16|float16", help="SAM dtype.")
-@click.option("--batch-size", type=int, default=None, help="Frames per SAM encoder call.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Frames per SAM encoder call [0: 8 on CUDA, 1 on CPU].",
+)
 @click.option(
     "--config",
     "config_path",
@@ -543,7 +548,12 @@ def weights_download(name: str, quiet: bool) -> None:
 @click.option("--model", default="sam-vit-b", metavar="NAME", help="Engine [sam-vit-b].")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None)
 @click.option("--random-weights", is_flag=True, help="The named architecture, random weights.")
-@click.option("--batch-size", type=int, default=0, help="Frames per encoder call [per device].")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Frames per encoder call [per device].",
+)
 @click.option("--max-frames", type=int, default=20, help="Frames to run [20].")
 @click.option("--device", default="auto")
 @click.option("--dtype", default="auto")

@@ -193,6 +193,8 @@ class _Job:
         finally:
             results.close()
             bar.close()
+            if "batch_size" in engine_meta:  # SAM halves it when CUDA memory runs out;
+                engine_meta["batch_size"] = engine.batch_size  # attrs are rewritten on close
             try:
                 _close_all(sinks, complete)
             finally:

@@ -101,7 +101,9 @@ def frame_results(
     if stop is not None:
         stop.armed = True
     try:
-        for frame, embedding in embedded_frames(engine, batches(frames, batch_size), not live):
+        for frame, embedding in embedded_frames(
+            engine, batches(frames, batch_size), lookahead=not live
+        ):
             if controls is not None:
                 controls.apply(tracker, frame.index)
             for hook in before_step:

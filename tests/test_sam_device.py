@@ -9,13 +9,17 @@ import time
 import numpy as np
 import pytest
 import torch
+import zarr
 
-from streamseg.bench import StageTimer
+from streamseg import bench, job, pipeline
+from streamseg.bench import BenchResult, StageTimer
+from streamseg.config import Config
 from streamseg.engines.base import ObjectPrompt
 from streamseg.engines.sam import SamEngine, embedded_frames
 from streamseg.engines.sam_device import PinnedPool
 from streamseg.engines.sam_models import build_sam
 from streamseg.errors import EngineError
+from streamseg.types import Prompt
 
 CUDA = torch.device("cuda")
 
@@ -24,6 +28,7 @@ class FakeEvent:
     """torch.cuda.Event stand-in: remembers the stream and the time it was recorded."""
 
     made: list[FakeEvent] = []
+    syncs: list[int] = []  # torch.cuda.synchronize calls
 
     def __init__(self, enable_timing: bool = False) -> None:
         self.stream, self.at, self.waited = None, None, 0
@@ -41,10 +46,10 @@ class FakeEvent:
 
 @pytest.fixture
 def fake_cuda(monkeypatch):
-    FakeEvent.made = []
+    FakeEvent.made, FakeEvent.syncs = [], []
     monkeypatch.setattr(torch.cuda, "Event", FakeEvent)
     monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: f"stream of {device}")
-    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: FakeEvent.syncs.append(1))
     return FakeEvent
 
 
@@ -71,7 +76,9 @@ def test_pinned_pool_reuses_a_buffer_per_shape_and_keeps_four(fake_cuda, monkeyp
     # every copy is guarded by an event on the copying device's stream; a buffer is
     # refilled (or dropped) only after its last copy's event has been waited for
     assert {e.stream for e in fake_cuda.made} == {"stream of cpu"}
-    assert sum(e.waited for e in fake_cuda.made) >= len(sizes)
+    # the first (4, 6) buffer: waited for before each of its 2 fills and on eviction;
+    # the first (8, 6): before its one fill and on eviction
+    assert [e.waited for e in fake_cuda.made[:2]] == [3, 2]
 
 
 def test_stage_timer_takes_gpu_time_from_events_without_waiting(fake_cuda):
@@ -81,7 +88,9 @@ def test_stage_timer_takes_gpu_time_from_events_without_waiting(fake_cuda):
             time.sleep(0.01)
     with timer.stage("decode-masks"):
         time.sleep(0.005)
+    assert fake_cuda.syncs == []  # the timed run itself never waits for the GPU
     gpu = timer.gpu_seconds()
+    assert len(fake_cuda.syncs) == 1
     assert set(gpu) == {"encode", "decode-masks"}
     assert gpu["encode"] == pytest.approx(timer.get("encode"), abs=0.005)
     assert 0.03 <= gpu["encode"] < 0.1 and 0.005 <= gpu["decode-masks"] < 0.05
@@ -158,7 +167,7 @@ def test_the_default_batch_halves_when_cuda_memory_runs_out(caplog):
     eng = tight_engine(fits=2)
     eng.batch_size = 8  # the CUDA default
     out = eng.embed(frames)
-    assert eng.model.image_encoder.sizes == [5, 2, 2, 1]  # 5 at once failed: halved to 2
+    assert eng.model.image_encoder.sizes == [5, 3, 2, 2, 1]  # halved (rounding up) twice
     assert eng.batch_size == 2 and "batches of 2" in caplog.text
     single = SamEngine(build_sam("tiny", seed=0), device="cpu")
     for frame, emb in zip(frames, out, strict=True):
@@ -171,3 +180,50 @@ def test_an_explicit_batch_or_a_single_frame_that_does_not_fit_is_an_error():
         tight_engine(fits=2, batch_size=4).embed(frames)
     with pytest.raises(EngineError, match=r"1 frame\(s\).*--model sam-vit-b"):
         tight_engine(fits=0).embed(frames[:1])
+
+
+def test_bench_table_gives_gpu_time_beside_host_time():
+    result = BenchResult(
+        source="clip.mp4",
+        engine={"name": "sam-vit-b", "device": "cuda:0", "dtype": "bfloat16", "batch_size": 8},
+        frames=10,
+        size=(1280, 720),
+        wall=2.0,
+        setup=1.0,
+        stages={"decode": 0.1, "preprocess": 0.02, "encode": 0.05, "decode-masks": 1.5},
+        gpu={"preprocess": 0.03, "encode": 1.6, "decode-masks": 0.2},
+    )
+    assert result.encoder == 1.6 and result.ratio == pytest.approx(1.25)  # GPU encode time
+    rows = {line[:14].strip(): line[14:].split() for line in result.table().splitlines()}
+    assert rows["stage"][-2:] == ["GPU", "ms/frame"]
+    assert rows["encode"] == ["main", "5.0", "2.5%", "160.0"]  # host ms, share, GPU ms
+    assert rows["decode"] == ["decode", "thread", "10.0", "5.0%"]  # no GPU column
+    assert rows["main, other"][:1] == ["main"] and float(rows["main, other"][1]) > 0
+
+
+def test_bench_records_the_batch_the_engine_ran_with(clip, tmp_path):
+    eng = tight_engine(fits=2)
+    eng.batch_size = 8  # the CUDA default, too big for this "GPU"
+    result = bench.run_bench(str(clip[0]), engine=eng, max_frames=6, out=tmp_path / "o")
+    assert result.frames == 6 and result.engine["batch_size"] == 2
+    assert "batch 2" in result.table()
+
+
+def test_negative_batch_size_is_refused():
+    with pytest.raises(EngineError, match="--batch-size -1: give 1 or more"):
+        SamEngine(build_sam("tiny", seed=0), device="cpu", batch_size=-1)
+
+
+def test_the_zarr_attributes_record_the_batch_sam_ran_with(clip, tmp_path, monkeypatch):
+    eng = tight_engine(fits=2)
+    eng.batch_size = 8
+    meta = {"requested": "sam-vit-b", "name": "sam-tiny", "weights": None, "batch_size": 8}
+    for module in (pipeline, job):  # both call streamseg.engines.build_engine
+        monkeypatch.setattr(module, "build_engine", lambda c: (eng, meta))
+    config = Config()
+    config.source.max_frames = 6
+    config.model.batch_size = 8
+    prompts = [Prompt(1, 0, points=[[40, 60]], labels=[1])]
+    job.run(str(clip[0]), prompts, tmp_path / "out", config, quiet=True)
+    g = zarr.open_group(str(tmp_path / "out" / "masks.zarr"), mode="r")
+    assert g.attrs["frames_written"] == 6 and g.attrs["engine"]["batch_size"] == 2

@@ -110,6 +110,8 @@ class SamEngine:
         if self.dtype is not None and self.device.type == "cpu":
             log.info("SAM on the CPU with %s autocast (float32 is the default there)", self.dtype)
         self.model = model.to(self.device).eval()
+        if batch_size < 0:
+            raise EngineError(f"--batch-size {batch_size}: give 1 or more (0: the default)")
         self.batch_size = batch_size or (8 if self.device.type == "cuda" else 1)
         self._batch_fixed = batch_size > 0
         self.timer: Any = None
@@ -131,7 +133,6 @@ class SamEngine:
     def embed(self, images: Sequence[np.ndarray]) -> list[SamEmbedding]:
         """Encode (H, W, 3) uint8 RGB frames, ``batch_size`` per encoder call; one
         SamEmbedding each."""
-        import torch
 
         for image in images:
             if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -143,11 +144,23 @@ class SamEngine:
             chunk = images[len(out) : len(out) + self.batch_size]
             try:
                 out += self._embed(chunk)
-            except torch.cuda.OutOfMemoryError as error:
-                self._shrink_batch(len(chunk), error)
+                continue
+            except RuntimeError as error:  # torch.cuda.OutOfMemoryError is one
+                if not self._out_of_memory(error):
+                    raise
+            # Out of the except block: the failed call's activations are freed by now.
+            self._shrink_batch(len(chunk))
         return out
 
-    def _shrink_batch(self, tried: int, error: BaseException) -> None:
+    def _out_of_memory(self, error: RuntimeError) -> bool:
+        import torch
+
+        if isinstance(error, torch.cuda.OutOfMemoryError):
+            return True
+        text = str(error)  # cuBLAS/cuDNN workspaces fail with a plain RuntimeError
+        return self.device.type == "cuda" and ("out of memory" in text or "ALLOC_FAILED" in text)
+
+    def _shrink_batch(self, tried: int) -> None:
         """After CUDA ran out of memory encoding ``tried`` frames: halve the default
         batch and say so, or raise EngineError naming the fix."""
         import torch
@@ -155,7 +168,7 @@ class SamEngine:
         torch.cuda.empty_cache()
         where = f"{self.name} on {self.device}"
         if tried > 1 and not self._batch_fixed:
-            self.batch_size = max(1, tried // 2)
+            self.batch_size = (tried + 1) // 2
             log.warning(
                 "CUDA ran out of memory encoding %d frames at once with %s; going on with "
                 "batches of %d (--batch-size %d skips this)",
@@ -166,12 +179,10 @@ class SamEngine:
             )
             return
         if tried > 1:
-            fix = f"pass a smaller --batch-size (e.g. {tried // 2})"
+            fix = f"pass a smaller --batch-size (e.g. {(tried + 1) // 2})"
         else:
             fix = "use a smaller model (--model sam-vit-b), another GPU or --device cpu"
-        raise EngineError(
-            f"CUDA ran out of memory encoding {tried} frame(s) with {where}; {fix}"
-        ) from error
+        raise EngineError(f"CUDA ran out of memory encoding {tried} frame(s) with {where}; {fix}")
 
     def _embed(self, images: Sequence[np.ndarray]) -> list[SamEmbedding]:
         """One encoder call on all of ``images``."""

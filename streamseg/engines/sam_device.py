@@ -90,7 +90,9 @@ class PinnedPool:
     """Reusable pinned host buffers, one per (batch, H, W, 3) shape, each guarded by
     the CUDA event of the copy that last read it, so it is never overwritten
     mid-copy. Frame sizes rarely change in a video, but a folder of images of many
-    sizes would pin a buffer per size, so only the ``keep`` most recently used stay.
+    sizes would hold a buffer per size, so only the ``keep`` most recently used stay
+    in the pool (PyTorch's pinned-memory cache may keep a dropped buffer's memory for
+    reuse; ``torch.cuda.empty_cache`` does not release it, the process's end does).
     """
 
     def __init__(self, keep: int = 4) -> None:

@@ -214,8 +214,9 @@ def fetch(entry: Checkpoint, dest: Path, *, progress: bool = True) -> None:
             try:
                 _download(entry, part, handle, progress)
             except BaseException:
-                if part.stat().st_size == 0:  # nothing came: no empty .part left behind
-                    part.unlink()
+                with contextlib.suppress(OSError):  # never hide the error being raised
+                    if part.stat().st_size == 0:  # nothing came: no empty .part left behind
+                        part.unlink()
                 raise
             verify(part, entry)
             digest = file_sha256(part)
