@@ -49,6 +49,8 @@ class OutputConfig:
     chunk_frames: frames per Zarr mask chunk (and per write). queue_size: results
     waiting for each sink before the model waits (bounds memory). video_out: where
     the overlay goes instead of OUT/overlay.mp4; "-" streams MPEG-TS to stdout.
+    stall: seconds a video_out pipe or network stream may take no frame, once the
+    run is ending, before it is given up on (its reader paused or went away).
     preview: "[HOST:]PORT" to serve the live preview page (None: no preview).
     """
 
@@ -60,6 +62,7 @@ class OutputConfig:
     chunk_frames: int = 16
     queue_size: int = 16
     video_out: str | None = None
+    stall: float = 10.0
     preview: str | None = None
 
 

@@ -236,11 +236,13 @@ class _Job:
         zarr = ZarrSink(
             out / "masks.zarr", attrs, self.objects, o.chunk_frames, self.stats.as_dict, gaze
         )
-        sinks = [ThreadedSink(zarr, o.queue_size, name="zarr")]
+        sinks = [ThreadedSink(zarr, o.queue_size, name="zarr", stop=self.stop)]
         info = src.info
         audio = info.uri if o.audio and info.has_audio and info.kind == "file" else None
 
         def video(path: Path | str, draw: Any, name: str) -> ThreadedSink:
+            # A pipe or a network stream may stop being read; a file always drains.
+            piped = str(path) == "-" or "://" in str(path)
             sink = VideoSink(
                 path,
                 info,
@@ -250,7 +252,8 @@ class _Job:
                 audio_from=audio,
                 start=self.config.source.start,
             )
-            return ThreadedSink(sink, o.queue_size, name=name)
+            stall = o.stall if piped else None
+            return ThreadedSink(sink, o.queue_size, name=name, stop=self.stop, stall=stall)
 
         if o.overlay:
             sinks.append(
@@ -263,7 +266,8 @@ class _Job:
         if self.preview is not None:
             from streamseg.live import PreviewSink
 
-            sinks.append(ThreadedSink(PreviewSink(self.preview, o.alpha), 2, name="preview"))
+            preview = PreviewSink(self.preview, o.alpha)
+            sinks.append(ThreadedSink(preview, 2, name="preview", stop=self.stop))
         return sinks
 
 

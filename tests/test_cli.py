@@ -1,5 +1,6 @@
 """The command line through its real entry point (a subprocess running `streamseg`)."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -354,3 +355,43 @@ def test_a_refused_run_keeps_the_previous_results(tmp_path, clip):
     )  # gaze needs an Aria recording: refused before clearing
     one_line_error(r, 2, "--gaze PATH")
     assert zarr.open_group(str(out / "masks.zarr"), mode="r").attrs["frames_written"] == 24
+
+
+def test_interrupt_with_a_stdout_video_nobody_reads(tmp_path):
+    path = tmp_path / "long.mp4"
+    disc_video(path, n=600, width=320, height=240)
+    out = tmp_path / "o"
+    argv = ["run", str(path), "--prompt", "40,120", "--out", str(out), "--model", "classic"]
+    read_end, write_end = os.pipe()  # a player that paused: the pipe is never read
+    with open(tmp_path / "stderr.txt", "w+") as errors:
+        proc = subprocess.Popen(
+            [*CLI, *argv, "-q", "--video-out", "-", "--set", "output.stall=1"],
+            stdout=write_end,
+            stderr=errors,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"},
+        )
+        os.close(write_end)
+        try:
+            deadline, written = time.monotonic() + 60, -1
+            while time.monotonic() < deadline:  # until the full pipe has stopped the run
+                time.sleep(0.5)
+                with contextlib.suppress(Exception):  # not created yet
+                    now = zarr.open_group(str(out / "masks.zarr"), mode="r").attrs
+                    if now["frames_written"] == written:
+                        break
+                    written = now["frames_written"]
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+                proc.wait()
+        finally:
+            os.close(read_end)
+        errors.seek(0)
+        stderr = errors.read()
+    assert proc.returncode == 130, stderr
+    assert "video output took no frame for 1 s" in stderr and "Traceback" not in stderr
+    g = zarr.open_group(str(out / "masks.zarr"), mode="r")
+    n = g.attrs["frames_written"]
+    assert g.attrs["complete"] is False and 8 <= n < 600 and g["masks"].shape[0] == n

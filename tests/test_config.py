@@ -54,7 +54,13 @@ def test_config_files_in_repo_load():
 def test_default_yaml_matches_the_code():
     from pathlib import Path
 
-    from streamseg.config import Config
+    import yaml
+
+    from streamseg.config import Config, as_dict
 
     path = Path(__file__).parents[1] / "configs" / "default.yaml"
-    assert load_config(path) == Config(), "run: python scripts/write_default_config.py"
+    fix = "run: python scripts/write_default_config.py"
+    assert load_config(path) == Config(), fix
+    # every setting is in the file (a missing one would load as its default unseen)
+    as_yaml = yaml.safe_load(yaml.safe_dump(as_dict(Config())))  # tuples read back as lists
+    assert yaml.safe_load(path.read_text()) == as_yaml, fix

@@ -11,7 +11,7 @@ import streamseg
 from streamseg import job
 from streamseg.config import Config
 from streamseg.engines.classic import ClassicEngine
-from streamseg.errors import OutputError
+from streamseg.errors import Interrupted, OutputError
 from streamseg.io.threads import Prefetch, ThreadedSink
 from streamseg.types import Prompt
 
@@ -106,3 +106,39 @@ def test_threaded_sink_backpressure_and_order():
     sink.close(True)
     assert seen == [*range(10), ("closed", True)]
     assert np.all(np.diff(seen[:10]) == 1)
+
+
+class Stuck:
+    """A sink whose reader went away: its second write never returns."""
+
+    def __init__(self):
+        self.written, self.closed = [], []
+        self.forever = threading.Event()
+
+    def write(self, item):
+        if self.written:
+            self.forever.wait()
+        self.written.append(item)
+
+    def close(self, complete):
+        self.closed.append(complete)
+
+
+def test_a_stuck_sink_interrupts_the_writer_on_stop_and_is_given_up_on_close(caplog):
+    stop = threading.Event()
+    stuck = Stuck()
+    sink = ThreadedSink(stuck, maxsize=2, name="video", stop=stop, stall=0.3)
+    for i in range(4):  # 0 is written, 1 sticks in write, 2 and 3 fill the queue
+        sink.write(i)
+    stop.set()  # Ctrl-C while the main thread waits for room
+    with pytest.raises(Interrupted):
+        sink.write(4)
+    sink.close(False)  # the run is ending on the signal: a warning, not a new error
+    assert "video output took no frame for 0.3 s" in caplog.text
+    assert stuck.written == [0] and stuck.closed == []  # never closed under the stuck write
+
+    sink = ThreadedSink(Stuck(), maxsize=2, name="video", stall=0.3)
+    sink.write(0)
+    sink.write(1)
+    with pytest.raises(OutputError, match="took no frame for 0.3 s.*left unfinished"):
+        sink.close(True)  # a complete run must not end as if the video were whole

@@ -9,12 +9,16 @@ stops the whole pipeline with its own error instead of hanging it.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from streamseg.errors import Interrupted, OutputError, StreamsegError
+
+log = logging.getLogger(__name__)
 
 _END = object()
 _POLL = 0.1  # seconds between checks of the stop flag while a queue is full/empty
@@ -121,14 +125,31 @@ class ThreadedSink:
     """Run ``sink.write`` in its own thread behind a bounded queue.
 
     ``write`` blocks when the queue is full (backpressure, so memory stays flat) and
-    re-raises the first error the sink thread hit. ``close`` drains the queue,
+    re-raises the first error the sink thread hit; when ``stop`` (the run's stop
+    flag) is set while it waits, it raises Interrupted. ``close`` drains the queue,
     closes the sink and re-raises that error if any; it always closes the sink.
+
+    stall: seconds without a finished write after which ``close`` stops waiting for
+    a sink that has stopped taking frames (a video piped to stdout or streamed to a
+    URL whose reader went away or paused). The sink is then left unfinished: an
+    OutputError after a complete run, a warning when the run is already ending on
+    an error or a signal (so that error is the one reported). None: wait forever
+    (files: encoding a queue of frames may take long, but it does finish).
     """
 
-    def __init__(self, sink: Sink, maxsize: int = 16, name: str = "sink") -> None:
-        self.sink, self.name = sink, name
+    def __init__(
+        self,
+        sink: Sink,
+        maxsize: int = 16,
+        name: str = "sink",
+        stop: threading.Event | None = None,
+        stall: float | None = None,
+    ) -> None:
+        self.sink, self.name, self.stall = sink, name, stall
         self._queue: queue.Queue[Any] = queue.Queue(maxsize)
         self._error: BaseException | None = None
+        self._stop = stop
+        self._progress = time.monotonic()  # when the sink last finished a write
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -143,6 +164,7 @@ class ThreadedSink:
                 self.sink.write(item)
             except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
                 self._error = error
+            self._progress = time.monotonic()
 
     def _raise_if_failed(self) -> None:
         error = self._error
@@ -165,11 +187,39 @@ class ThreadedSink:
                 return
             except queue.Full:
                 self._raise_if_failed()
+                if self._stop is not None and self._stop.is_set():
+                    raise Interrupted from None  # the sink is not taking frames
 
     def close(self, complete: bool) -> None:
-        self._queue.put(_END)
-        self._thread.join()
+        if not self._drain():
+            stuck = (
+                f"the {self.name} output took no frame for {self.stall:g} s (is whatever "
+                "reads it still reading?); it was left unfinished"
+            )
+            if complete and self._error is None:
+                raise OutputError(stuck)
+            log.warning("%s", stuck)
+            return  # its thread is stuck in a write: closing the sink under it is unsafe
         try:
             self.sink.close(complete and self._error is None)
         finally:
             self._raise_if_failed()
+
+    def _drain(self) -> bool:
+        """Queue the end marker and wait until the thread has written everything before
+        it: True, or False once no write has finished for ``stall`` seconds."""
+        self._progress = max(self._progress, time.monotonic())
+        queued = False
+        while True:
+            if not queued:
+                try:
+                    self._queue.put(_END, timeout=_POLL)
+                    queued = True
+                except queue.Full:
+                    pass
+            else:
+                self._thread.join(_POLL)
+                if not self._thread.is_alive():
+                    return True
+            if self.stall is not None and time.monotonic() - self._progress > self.stall:
+                return False
