@@ -336,9 +336,8 @@ def _run(
     src: Any, engine: Any, tracker: Any, timer: StageTimer, folder: Path, config: Any, meta: dict
 ) -> tuple[int, int, float]:
     """The timed loop; returns (frames, frames with an object present, wall seconds)."""
-    from streamseg.engines.sam import embedded_frames
     from streamseg.io.threads import Prefetch, ThreadedSink
-    from streamseg.pipeline import batches
+    from streamseg.pipeline import batches, embedded_frames
 
     frames = present = 0
     sinks: list[ThreadedSink] = []

@@ -15,7 +15,6 @@ from typing import Any
 
 from streamseg.config import Config
 from streamseg.engines import build_engine
-from streamseg.engines.sam import embedded_frames
 from streamseg.errors import Interrupted
 from streamseg.io.source import Source, open_source
 from streamseg.io.threads import Prefetch
@@ -117,6 +116,31 @@ def frame_results(
     finally:
         if frames.close():
             src.close()
+
+
+def embedded_frames(
+    engine: Any, groups: Iterable[Sequence[Any]], lookahead: bool = True
+) -> Iterator[tuple[Any, Any]]:
+    """(frame, embedding) pairs for groups (batches) of Frames, in order.
+
+    When the engine is asynchronous (SAM on CUDA) and ``lookahead`` is allowed, batch
+    k+1 is handed to the encoder before batch k's frames are yielded, so the tracker's
+    decoder calls on batch k overlap the encoder's work on batch k+1. Otherwise one
+    batch at a time (live sources: waiting for the next frame would add a frame
+    interval of latency).
+    """
+    ahead = lookahead and bool(getattr(engine, "asynchronous", False))
+    pending: tuple[Sequence[Any], list[Any]] | None = None
+    for batch in groups:
+        embeddings = engine.embed([f.image for f in batch])
+        if not ahead:
+            yield from zip(batch, embeddings)
+            continue
+        if pending is not None:
+            yield from zip(*pending)
+        pending = (batch, embeddings)
+    if pending is not None:
+        yield from zip(*pending)
 
 
 def batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -18,9 +18,10 @@ from streamseg import job, pipeline
 from streamseg.config import Config
 from streamseg.engines import sam_prompts as sp
 from streamseg.engines.base import ObjectPrompt
-from streamseg.engines.sam import SamConfig, SamEngine, embedded_frames, resolve_dtype
+from streamseg.engines.sam import SamConfig, SamEngine, resolve_dtype
 from streamseg.engines.sam_models import build_sam
 from streamseg.errors import EngineError
+from streamseg.pipeline import embedded_frames
 from streamseg.types import Prompt
 
 

@@ -15,10 +15,11 @@ from streamseg import bench, job, pipeline
 from streamseg.bench import BenchResult, StageTimer
 from streamseg.config import Config
 from streamseg.engines.base import ObjectPrompt
-from streamseg.engines.sam import SamEngine, embedded_frames
+from streamseg.engines.sam import SamEngine
 from streamseg.engines.sam_device import PinnedPool
 from streamseg.engines.sam_models import build_sam
 from streamseg.errors import EngineError
+from streamseg.pipeline import embedded_frames
 from streamseg.types import Prompt
 
 CUDA = torch.device("cuda")

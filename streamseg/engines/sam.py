@@ -6,8 +6,9 @@ device; on CUDA the uint8 frames go through pinned host memory with non-blocking
 copies, everything runs under bf16 autocast (fp16 where bf16 is unsupported), and
 the whole batch is queued on a side stream: ``embed`` returns at once with handles
 whose features are finished when their CUDA event fires, so the mask decoder of one
-batch can run while the encoder works on the next (see ``embedded_frames``). On the
-CPU everything is synchronous and float32 unless a dtype is asked for.
+batch can run while the encoder works on the next (``pipeline.embedded_frames``
+hands the encoder batch k+1 before batch k is decoded). On the CPU everything is
+synchronous and float32 unless a dtype is asked for.
 
 ``segment`` decodes all objects of a frame in ONE prompt-encoder + mask-decoder
 call (sam_prompts.py says how prompts of different lengths share it), picks one of
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,6 @@ __all__ = [
     "SamConfig",
     "SamEmbedding",
     "SamEngine",
-    "embedded_frames",
     "resolve_device",
     "resolve_dtype",
 ]
@@ -449,28 +449,3 @@ def _prototypes(features: Any, logits: Any) -> tuple[Any, Any]:
     total = weight.sum(dim=1)
     protos = weight @ features[0].flatten(1).float().T  # (N, C)
     return protos / total.clamp_min(1e-6)[:, None], total > 0
-
-
-def embedded_frames(
-    engine: Any, batches: Iterable[Sequence[Any]], lookahead: bool = True
-) -> Iterator[tuple[Any, Any]]:
-    """(frame, embedding) pairs for batches of Frames, in order.
-
-    When the engine is asynchronous (SAM on CUDA) and ``lookahead`` is allowed, batch
-    k+1 is handed to the encoder before batch k's frames are yielded, so the tracker's
-    decoder calls on batch k overlap the encoder's work on batch k+1. Otherwise one
-    batch at a time (live sources: waiting for the next frame would add a frame
-    interval of latency).
-    """
-    ahead = lookahead and bool(getattr(engine, "asynchronous", False))
-    pending: tuple[Sequence[Any], list[Any]] | None = None
-    for batch in batches:
-        embeddings = engine.embed([f.image for f in batch])
-        if not ahead:
-            yield from zip(batch, embeddings)
-            continue
-        if pending is not None:
-            yield from zip(*pending)
-        pending = (batch, embeddings)
-    if pending is not None:
-        yield from zip(*pending)
