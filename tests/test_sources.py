@@ -91,6 +91,30 @@ def test_truncated_stream_keeps_what_decodes(tmp_path, caplog):
     assert 5 < len(frames) < 48
 
 
+def test_truncated_mp4_says_how_many_frames_were_announced(tmp_path, caplog):
+    import av
+
+    images, _ = disc_clip(48)
+    plain = encode(tmp_path / "clip.mp4", images)
+    fast = tmp_path / "fast.mp4"  # the index first: a cut file still announces 48 frames
+    with (
+        av.open(str(plain)) as src,
+        av.open(str(fast), "w", options={"movflags": "faststart"}) as out,
+    ):
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    data = fast.read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) * 2 // 3])
+    _, frames = frames_of(tmp_path / "cut.mp4")
+    assert 5 < len(frames) < 48
+    assert f"ended after {len(frames)} of the 48 frames its header announces" in caplog.text
+    caplog.clear()
+    assert len(frames_of(fast)[1]) == 48 and "truncated" not in caplog.text
+
+
 def test_corrupt_middle_warns_and_goes_on(tmp_path, caplog):
     images, _ = disc_clip(48)
     path = encode(tmp_path / "clip.ts", images, fmt="mpegts")

@@ -19,7 +19,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
-from streamseg.errors import SourceError, SourceNotFoundError
+from streamseg.errors import SourceError, SourceNotFoundError, UsageError
 from streamseg.types import Frame
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,18 @@ class SourceConfig:
     stream: str = "camera-rgb"
     undistort: bool = False
 
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check the counts and times (UsageError); also after ``--set`` edits."""
+        if self.max_frames is not None and self.max_frames < 1:
+            raise UsageError(f"--max-frames {self.max_frames}: give 1 or more (or leave it out)")
+        if self.start < 0:
+            raise UsageError(f"--start {self.start:g} is negative; give seconds from the start")
+        if self.fps <= 0:
+            raise UsageError(f"--fps {self.fps:g} must be above 0")
+
 
 @dataclass
 class SourceInfo:
@@ -107,6 +119,12 @@ class SourceInfo:
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "fps": self.fps}
+
+
+def _short(decoded: int, announced: int | None) -> bool:
+    """True when a stream that ran to its end gave clearly fewer frames than its header
+    said (a few may legitimately be missing: edit lists, a B-frame at the very end)."""
+    return bool(announced) and announced - decoded > max(2, announced // 100)
 
 
 class Source(Protocol):
@@ -364,6 +382,14 @@ class PyAVSource:
         if errors:
             log.warning(
                 "%s: %d packets could not be decoded; %d frames were", self.info.uri, errors, count
+            )
+        elif not sought and _short(count, self.info.frames):
+            log.warning(
+                "%s: the video ended after %d of the %d frames its header announces; the file "
+                "looks truncated (all that could be read was processed)",
+                self.info.uri,
+                count,
+                self.info.frames,
             )
 
     def _from_the_start(self) -> Iterator[Frame]:
