@@ -123,6 +123,7 @@ class BenchResult:
     setup: float
     stages: dict[str, float]
     gpu: dict[str, float] = field(default_factory=dict)
+    has_encoder: bool = True  # False: "encode" is a weight-free engine's preparation
     decoder_calls: int = 0
     present: int = 0
     cuda_max_memory: int | None = None
@@ -140,8 +141,11 @@ class BenchResult:
 
     @property
     def ratio(self) -> float | None:
-        """End-to-end wall time / pure encoder time (None without encoder time)."""
-        return self.wall / self.encoder if self.encoder > 0 else None
+        """End-to-end wall time / pure encoder time (None for engines without an image
+        encoder, such as classic, whose "encode" is only its per-frame preparation)."""
+        if not self.has_encoder or self.encoder <= 0:
+            return None
+        return self.wall / self.encoder
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -192,7 +196,7 @@ class BenchResult:
             f"end to end: {self.wall:.2f} s, {self.fps:.3f} frames/s "
             f"({1000 * self.wall / n:.1f} ms/frame)",
             f"image encoder alone: {self.encoder:.2f} s; wall / encoder = "
-            + (f"{self.ratio:.3f}" if self.ratio else "n/a"),
+            + (f"{self.ratio:.3f}" if self.ratio else "n/a (no image encoder)"),
             f"decoder calls: {self.decoder_calls}; object present on {self.present} frame(s)",
             "CUDA max memory allocated: "
             + (f"{self.cuda_max_memory / 2**20:.0f} MiB" if self.cuda_max_memory else "n/a (CPU)"),
@@ -228,13 +232,17 @@ def run_bench(
     config: Any = None,
     engine: Any = None,
     out: str | Path | None = None,
+    progress: bool = False,
 ) -> BenchResult:
     """Run ``source`` through the pipeline pieces with stage timers (module docstring).
 
     prompts: Prompt objects or ``--prompt`` strings; none: one click at the centre of
     the first frame. engine: a ready engine (tests), else built from the arguments.
     out: keep the outputs there (default: a temporary folder, deleted afterwards).
+    progress: a progress bar on stderr (frames, frames/s, time left).
     """
+    from tqdm import tqdm
+
     from streamseg.config import Config
     from streamseg.engines.select import resolve_model
     from streamseg.io.source import open_source
@@ -248,6 +256,8 @@ def run_bench(
     ).items():
         setattr(config.model, key, value)
     config.source.max_frames = max_frames
+    config.model.validate()
+    config.source.validate()
     # The source and prompts first: a typo in the path must not cost a weights download.
     src = open_source(source, config.source)
     try:
@@ -281,7 +291,10 @@ def run_bench(
     with contextlib.ExitStack() as stack:
         folder = Path(out) if out else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         folder.mkdir(parents=True, exist_ok=True)
-        frames, present, wall = _run(src, engine, tracker, timer, folder, config, meta)
+        bar = stack.enter_context(
+            tqdm(total=_total(src.info.frames, max_frames), unit="frame", disable=not progress)
+        )
+        frames, present, wall = _run(src, engine, tracker, timer, folder, config, meta, bar)
     if hasattr(engine, "batch_size"):  # what it ran with: SAM halves it when CUDA memory
         meta["batch_size"] = engine.batch_size  # runs out
     result = BenchResult(
@@ -294,6 +307,7 @@ def run_bench(
         stages=dict(timer.seconds),
         gpu=timer.gpu_seconds(),
         decoder_calls=getattr(engine, "_bench_calls", 0),
+        has_encoder=hasattr(engine, "timer"),  # SAM times its encoder itself
         present=present,
         peak_rss=_peak_rss(),
     )
@@ -308,6 +322,13 @@ def run_bench(
     if (meta.get("weights") or {}).get("source") == "random":
         result.notes.append("random weights: speed only, the masks mean nothing")
     return result
+
+
+def _total(frames: int | None, max_frames: int | None) -> int | None:
+    """Frames the progress bar expects: the source's count capped by --max-frames."""
+    if frames and max_frames:
+        return min(frames, max_frames)
+    return frames or max_frames
 
 
 def _instrument(engine: Any, timer: StageTimer) -> Any:
@@ -333,7 +354,14 @@ def _instrument(engine: Any, timer: StageTimer) -> Any:
 
 
 def _run(
-    src: Any, engine: Any, tracker: Any, timer: StageTimer, folder: Path, config: Any, meta: dict
+    src: Any,
+    engine: Any,
+    tracker: Any,
+    timer: StageTimer,
+    folder: Path,
+    config: Any,
+    meta: dict,
+    bar: Any,
 ) -> tuple[int, int, float]:
     """The timed loop; returns (frames, frames with an object present, wall seconds)."""
     from streamseg.io.threads import Prefetch, ThreadedSink
@@ -357,6 +385,7 @@ def _run(
                 sink.write(result)
             frames += 1
             present += bool(result.present.any())
+            bar.update(1)
         complete = True
     finally:
         try:

@@ -559,6 +559,7 @@ def weights_download(name: str, quiet: bool) -> None:
 @click.option("--dtype", default="auto")
 @click.option("--prompt", "prompt_texts", multiple=True, help="As for run [the frame's centre].")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def bench(
     source: str,
     model: str,
@@ -570,10 +571,11 @@ def bench(
     dtype: str,
     prompt_texts: tuple[str, ...],
     as_json: bool,
+    quiet: bool,
 ) -> None:
     """Time each stage on SOURCE: decode, preprocess, encode, decode-masks, tracking, rendering,
     writing; end-to-end frames/s, GPU memory and host peak RSS."""
-    _setup_logging(True, False)
+    _setup_logging(quiet, False)
 
     def job() -> None:
         from streamseg.bench import run_bench
@@ -588,6 +590,7 @@ def bench(
             device=device,
             dtype=dtype,
             prompts=prompt_texts,
+            progress=not quiet,
         )
         click.echo(json.dumps(result.as_dict(), indent=2) if as_json else result.table())
 

@@ -22,6 +22,8 @@ from streamseg.io.source import SourceConfig
 from streamseg.render.inpaint import InpaintConfig
 from streamseg.track.tracker import TrackerConfig
 
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
 
 @dataclass
 class ModelConfig:
@@ -38,6 +40,18 @@ class ModelConfig:
     checkpoint: str | None = None
     batch_size: int = 0
     dtype: str = "auto"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check the values a typo can spoil (UsageError); also after ``--set`` edits."""
+        if self.dtype not in DTYPES:
+            raise UsageError(f"dtype {self.dtype!r} is unknown; use one of {', '.join(DTYPES)}")
+        if self.batch_size < 0:
+            raise UsageError(f"batch size {self.batch_size} is negative; give 1 or more (0: auto)")
+        if self.name == "classic" and self.checkpoint:
+            raise UsageError("--checkpoint is for SAM; pass --model sam-vit-b|l|h or auto")
 
 
 @dataclass

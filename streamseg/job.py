@@ -96,7 +96,8 @@ def run(
 
     stop: set it (from a signal handler) to end the run cleanly between frames.
     """
-    config.inpaint.validate()  # settings errors before any work starts
+    for section in (config.model, config.source, config.inpaint):
+        section.validate()  # settings errors before any work starts (--set skips __init__)
     controls = Controls()
     objects: dict[int, dict[str, Any]] = {}
     for p in prompts:

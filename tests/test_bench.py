@@ -68,3 +68,13 @@ def test_bench_click_command_with_a_missing_source(tmp_path, monkeypatch):
     r = CliRunner().invoke(cli, ["bench", str(missing), "--device", "cpu"])
     assert r.exit_code == 3 and r.stdout == ""
     assert r.stderr == f"streamseg: error: no such file: {missing}; check the path\n"
+
+
+def test_bench_shows_progress_unless_quiet_and_no_ratio_for_classic(clip):
+    path, _ = clip
+    argv = ["bench", str(path), "--model", "classic", "--max-frames", "5"]
+    loud, quiet = CliRunner().invoke(cli, argv), CliRunner().invoke(cli, [*argv, "-q"])
+    assert loud.exit_code == quiet.exit_code == 0, loud.output
+    assert "5/5" in loud.stderr and "frame" in loud.stderr  # tqdm: frames done, rate, ETA
+    assert quiet.stderr == ""
+    assert "wall / encoder = n/a (no image encoder)" in quiet.stdout  # classic has none

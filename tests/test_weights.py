@@ -306,6 +306,30 @@ def test_read_state_dict_refuses_pickled_code(tmp_path):
         read_state_dict(evil)
     with pytest.raises(EngineError, match="no such checkpoint"):
         read_state_dict(tmp_path / "missing.pth")
+    noise = tmp_path / "noise.pth"
+    noise.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(EngineError, match="not a PyTorch file") as info:
+        read_state_dict(noise)
+    assert "weights_only" not in str(info.value)  # PyTorch's unsafe advice is not passed on
+    flat = {"image_encoder.pos_embed": torch.zeros(768)}
+    with pytest.raises(EngineError, match=r"shape \(768,\), not \(1, 64, 64, width\)"):
+        arch_of(flat)
+
+
+def test_a_checkpoint_that_does_not_fit_says_which_tensors():
+    import torch
+
+    from streamseg.engines.sam_models import build_sam, load_weights
+
+    state = {k: torch.zeros(v.shape) for k, v in build_sam("vit_b", meta=True).state_dict().items()}
+    broken = {k: v for k, v in state.items() if k != "image_encoder.neck.0.weight"}
+    with pytest.raises(EngineError, match=r"1 missing tensor \(image_encoder.neck.0.weight\); it"):
+        load_weights("vit_b", broken)
+    with pytest.raises(EngineError, match=r"280 missing tensors .*; pass --model sam-vit-b$"):
+        load_weights("vit_h", state)
+    state["image_encoder.neck.0.weight"] = torch.zeros(3)
+    with pytest.raises(EngineError, match="size mismatch for image_encoder.neck.0.weight"):
+        load_weights("vit_b", state)
 
 
 def test_engine_modules_import_without_torch():

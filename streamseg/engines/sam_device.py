@@ -34,6 +34,15 @@ def resolve_device(name: str) -> Any:
             raise EngineError(
                 f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here"
             )
+    elif device.type != "cpu":
+        # mps, xpu...: torch.mps.is_available() and the like; meta and others have none
+        backend = getattr(torch, device.type, None)
+        available = getattr(backend, "is_available", None)
+        if not (callable(available) and available()):
+            raise EngineError(
+                f"--device {name}: this PyTorch cannot run on {device.type} here; "
+                "use --device cpu or cuda"
+            )
     return device
 
 

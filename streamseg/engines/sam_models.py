@@ -150,9 +150,11 @@ def read_state_dict(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - pickle/zip errors of every kind
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        # PyTorch's own advice here (weights_only=False) would run the file's code: not given.
         raise EngineError(
-            f"cannot read checkpoint {path} ({first}); it must be a SAM .pth state dict"
+            f"cannot read checkpoint {path} ({type(error).__name__}: not a PyTorch file "
+            "holding only tensors); it must be a SAM .pth state dict such as Meta's "
+            "(streamseg weights download sam-vit-b)"
         ) from error
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]  # some training scripts wrap the state dict
@@ -163,7 +165,13 @@ def read_state_dict(path: str | Path) -> dict[str, Any]:
 
 def arch_of(state: dict[str, Any]) -> str:
     """ "vit_b", "vit_l" or "vit_h", from the width of the checkpoint's position embedding."""
-    width = int(state["image_encoder.pos_embed"].shape[-1])
+    shape = getattr(state["image_encoder.pos_embed"], "shape", ())
+    if len(shape) != 4:
+        raise EngineError(
+            f"the checkpoint's image_encoder.pos_embed has shape {tuple(shape)}, not "
+            "(1, 64, 64, width): it is not a SAM checkpoint"
+        )
+    width = int(shape[-1])
     if width not in _ARCH_BY_WIDTH:
         raise EngineError(
             f"unknown SAM encoder width {width}; expected one of "
@@ -177,14 +185,27 @@ def load_weights(arch: str, state: dict[str, Any], source: str = "checkpoint") -
     import torch
 
     model = build_sam(arch, meta=True)
+    expected = set(model.state_dict())
+    missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
+    if missing or extra:
+        found = arch_of(state) if "image_encoder.pos_embed" in state else "?"
+        fix = (
+            "it is damaged or not Meta's format"
+            if found == arch
+            else "pass --model sam-" + found.replace("_", "-")
+        )
+        raise EngineError(
+            f"{source} does not fit SAM {arch}: {_some('missing', missing)}"
+            f"{'; ' if missing and extra else ''}{_some('unexpected', extra)}; {fix}"
+        )
     try:
         model.load_state_dict(state, strict=True, assign=True)
-    except RuntimeError as error:
-        found = arch_of(state) if "image_encoder.pos_embed" in state else "?"
-        raise EngineError(
-            f"{source} does not fit SAM {arch} (it looks like {found}): "
-            f"{str(error).splitlines()[0]}; pass the matching --model"
-        ) from error
+    except RuntimeError as error:  # the keys fit, a shape does not
+        detail = next(
+            (line.strip() for line in str(error).splitlines() if "size mismatch" in line),
+            str(error).splitlines()[0],
+        )
+        raise EngineError(f"{source} does not fit SAM {arch}: {detail}") from error
     # pixel_mean/pixel_std are non-persistent buffers: not in any state dict.
     model.pixel_mean = torch.tensor([123.675, 116.28, 103.53]).view(-1, 1, 1)
     model.pixel_std = torch.tensor([58.395, 57.12, 57.375]).view(-1, 1, 1)
@@ -192,3 +213,11 @@ def load_weights(arch: str, state: dict[str, Any], source: str = "checkpoint") -
     if left:
         raise EngineError(f"{source} left SAM tensors unset: {', '.join(left[:5])}")
     return model.float().eval()
+
+
+def _some(what: str, keys: list[str]) -> str:
+    """ "3 missing tensors (a, b, ...)" for an error line; "" for none."""
+    if not keys:
+        return ""
+    shown = ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else "")
+    return f"{len(keys)} {what} tensor{'s' if len(keys) > 1 else ''} ({shown})"

@@ -150,7 +150,7 @@ def verify(path: Path, entry: Checkpoint) -> None:
     raise EngineError(
         f"checksum mismatch for {entry.filename}: expected SHA-256 {entry.sha256} "
         f"({entry.size} bytes), got {found}; the bad file was deleted from {path.parent}, "
-        f"run again to download it anew"
+        f"streamseg weights download {entry.name} fetches it anew"
     )
 
 
