@@ -246,6 +246,7 @@ def run_bench(
     from streamseg.config import Config
     from streamseg.engines.select import resolve_model
     from streamseg.io.source import open_source
+    from streamseg.job import expected_frames
     from streamseg.prompts import parse_prompt, validate
     from streamseg.track.tracker import Tracker
     from streamseg.types import Prompt
@@ -292,7 +293,7 @@ def run_bench(
         folder = Path(out) if out else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         folder.mkdir(parents=True, exist_ok=True)
         bar = stack.enter_context(
-            tqdm(total=_total(src.info.frames, max_frames), unit="frame", disable=not progress)
+            tqdm(total=expected_frames(src, config), unit="frame", disable=not progress)
         )
         frames, present, wall = _run(src, engine, tracker, timer, folder, config, meta, bar)
     if hasattr(engine, "batch_size"):  # what it ran with: SAM halves it when CUDA memory
@@ -322,13 +323,6 @@ def run_bench(
     if (meta.get("weights") or {}).get("source") == "random":
         result.notes.append("random weights: speed only, the masks mean nothing")
     return result
-
-
-def _total(frames: int | None, max_frames: int | None) -> int | None:
-    """Frames the progress bar expects: the source's count capped by --max-frames."""
-    if frames and max_frames:
-        return min(frames, max_frames)
-    return frames or max_frames
 
 
 def _instrument(engine: Any, timer: StageTimer) -> Any:

@@ -172,7 +172,7 @@ class _Job:
         sinks: list[ThreadedSink] = []
         frames, complete, started = 0, False, time.monotonic()
         bar = tqdm(
-            total=_expected_frames(src, config),
+            total=expected_frames(src, config),
             unit="frame",
             disable=quiet,
             dynamic_ncols=True,
@@ -272,7 +272,7 @@ class _Job:
         return sinks
 
 
-def _expected_frames(src: Source, config: Config) -> int | None:
+def expected_frames(src: Source, config: Config) -> int | None:
     """Frames the progress bar expects: the source's count less --start, capped by --max-frames."""
     total = src.info.frames
     if total is not None:
