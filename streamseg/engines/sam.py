@@ -244,8 +244,7 @@ class SamEngine:
                         .clamp_(0.0, 255.0)
                     )
             x = (x.float() - mean) / std
-            for j, i in enumerate(index):
-                out[i, :, :new_h, :new_w] = x[j]
+            out[index, :, :new_h, :new_w] = x  # the whole group in one copy
         return out
 
     # -- segment ----------------------------------------------------------------------
