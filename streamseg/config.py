@@ -63,8 +63,8 @@ class OutputConfig:
     chunk_frames: frames per Zarr mask chunk (and per write). queue_size: results
     waiting for each sink before the model waits (bounds memory). video_out: where
     the overlay goes instead of OUT/overlay.mp4; "-" streams MPEG-TS to stdout.
-    stall: seconds a video_out pipe or network stream may take no frame, once the
-    run is ending, before it is given up on (its reader paused or went away).
+    stall: seconds a video_out pipe ("-") may take nothing, once the run is ending,
+    before it is given up on (its reader paused or went away).
     preview: "[HOST:]PORT" to serve the live preview page (None: no preview).
     """
 
@@ -78,6 +78,16 @@ class OutputConfig:
     video_out: str | None = None
     stall: float = 10.0
     preview: str | None = None
+
+    def validate(self) -> None:
+        """Check the sizes and times (UsageError); also after ``--set`` edits."""
+        for name in ("chunk_frames", "queue_size"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"output {name} {getattr(self, name)} is below 1")
+        if self.stall <= 0:
+            raise UsageError(f"output stall {self.stall:g} must be above 0 (seconds)")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise UsageError(f"output alpha {self.alpha:g} must be within [0, 1]")
 
 
 @dataclass

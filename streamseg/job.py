@@ -96,7 +96,7 @@ def run(
 
     stop: set it (from a signal handler) to end the run cleanly between frames.
     """
-    for section in (config.model, config.source, config.inpaint):
+    for section in (config.model, config.source, config.output, config.inpaint):
         section.validate()  # settings errors before any work starts (--set skips __init__)
     controls = Controls()
     objects: dict[int, dict[str, Any]] = {}
@@ -242,8 +242,8 @@ class _Job:
         audio = info.uri if o.audio and info.has_audio and info.kind == "file" else None
 
         def video(path: Path | str, draw: Any, name: str) -> ThreadedSink:
-            # A pipe or a network stream may stop being read; a file always drains.
-            piped = str(path) == "-" or "://" in str(path)
+            # A pipe may stop being read; a file always drains.
+            piped = str(path) == "-"
             sink = VideoSink(
                 path,
                 info,

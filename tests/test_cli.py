@@ -397,7 +397,40 @@ def test_interrupt_with_a_stdout_video_nobody_reads(tmp_path):
         errors.seek(0)
         stderr = errors.read()
     assert proc.returncode == 130, stderr
-    assert "video output took no frame for 1 s" in stderr and "Traceback" not in stderr
+    assert "video output took nothing for 1 s" in stderr and "Traceback" not in stderr
     g = zarr.open_group(str(out / "masks.zarr"), mode="r")
     n = g.attrs["frames_written"]
     assert g.attrs["complete"] is False and 8 <= n < 600 and g["masks"].shape[0] == n
+
+
+def test_a_complete_run_into_a_stdout_pipe_nobody_reads_ends(tmp_path):
+    # Three frames of noise: x264 holds them all back, so every write "succeeds" and
+    # it is the encoder's flush at the end that meets the full pipe.
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (480, 640, 3), dtype=np.uint8) for _ in range(3)]
+    path = encode(tmp_path / "noise.mp4", frames)
+    out = tmp_path / "o"
+    argv = ["run", str(path), "--prompt", "320,240", "--out", str(out), "--model", "classic"]
+    read_end, write_end = os.pipe()
+    try:
+        with open(tmp_path / "stderr.txt", "w+") as errors:
+            proc = subprocess.Popen(
+                [*CLI, *argv, "-q", "--video-out", "-", "--set", "output.stall=1"],
+                stdout=write_end,
+                stderr=errors,
+            )
+            os.close(write_end)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                pytest.fail("the run did not end with its stdout pipe full")
+            errors.seek(0)
+            stderr = errors.read()
+    finally:
+        os.close(read_end)
+    assert proc.returncode == 4, stderr  # an output error: the video is not whole
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "video output took nothing for 1 s" in lines[0], stderr
+    g = zarr.open_group(str(out / "masks.zarr"), mode="r")  # the masks are all there
+    assert g.attrs["frames_written"] == 3 and g.attrs["complete"] is True

@@ -134,11 +134,11 @@ def test_a_stuck_sink_interrupts_the_writer_on_stop_and_is_given_up_on_close(cap
     with pytest.raises(Interrupted):
         sink.write(4)
     sink.close(False)  # the run is ending on the signal: a warning, not a new error
-    assert "video output took no frame for 0.3 s" in caplog.text
+    assert "video output took nothing for 0.3 s" in caplog.text
     assert stuck.written == [0] and stuck.closed == []  # never closed under the stuck write
 
     sink = ThreadedSink(Stuck(), maxsize=2, name="video", stall=0.3)
     sink.write(0)
     sink.write(1)
-    with pytest.raises(OutputError, match="took no frame for 0.3 s.*left unfinished"):
+    with pytest.raises(OutputError, match="took nothing for 0.3 s.*left unfinished"):
         sink.close(True)  # a complete run must not end as if the video were whole

@@ -122,19 +122,21 @@ class Sink(Protocol):
 
 
 class ThreadedSink:
-    """Run ``sink.write`` in its own thread behind a bounded queue.
+    """Run a sink in its own thread behind a bounded queue: its writes and its close.
 
     ``write`` blocks when the queue is full (backpressure, so memory stays flat) and
     re-raises the first error the sink thread hit; when ``stop`` (the run's stop
     flag) is set while it waits, it raises Interrupted. ``close`` drains the queue,
-    closes the sink and re-raises that error if any; it always closes the sink.
+    has the thread close the sink, and re-raises that error if any.
 
-    stall: seconds without a finished write after which ``close`` stops waiting for
-    a sink that has stopped taking frames (a video piped to stdout or streamed to a
-    URL whose reader went away or paused). The sink is then left unfinished: an
-    OutputError after a complete run, a warning when the run is already ending on
-    an error or a signal (so that error is the one reported). None: wait forever
-    (files: encoding a queue of frames may take long, but it does finish).
+    stall: seconds without progress after which ``close`` stops waiting for a sink
+    that has stopped taking data (a video piped to stdout whose reader went away or
+    paused): progress is a finished write, or the sink's own ``progress`` attribute
+    (the monotonic time it last got data out, e.g. each packet VideoSink muxes, so
+    flushing the encoder counts too). The sink is then left unfinished: an
+    OutputError after a complete run, a warning when the run is already ending on an
+    error or a signal (so that error is the one reported). None: wait forever (a
+    file drains, however long encoding the queue takes).
     """
 
     def __init__(
@@ -149,14 +151,18 @@ class ThreadedSink:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize)
         self._error: BaseException | None = None
         self._stop = stop
-        self._progress = time.monotonic()  # when the sink last finished a write
+        self._progress = time.monotonic()  # when the thread last finished a step
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while True:
             item = self._queue.get()
-            if item is _END:
+            if isinstance(item, _Close):
+                try:
+                    self.sink.close(item.complete and self._error is None)
+                except BaseException as error:  # noqa: BLE001 - re-raised by close()
+                    self._error = self._error or error
                 return
             if self._error is not None:
                 continue  # drain without writing after a failure
@@ -191,29 +197,27 @@ class ThreadedSink:
                     raise Interrupted from None  # the sink is not taking frames
 
     def close(self, complete: bool) -> None:
-        if not self._drain():
+        if not self._finish(_Close(complete)):
             stuck = (
-                f"the {self.name} output took no frame for {self.stall:g} s (is whatever "
+                f"the {self.name} output took nothing for {self.stall:g} s (is whatever "
                 "reads it still reading?); it was left unfinished"
             )
             if complete and self._error is None:
                 raise OutputError(stuck)
             log.warning("%s", stuck)
-            return  # its thread is stuck in a write: closing the sink under it is unsafe
-        try:
-            self.sink.close(complete and self._error is None)
-        finally:
-            self._raise_if_failed()
+            return
+        self._raise_if_failed()
 
-    def _drain(self) -> bool:
-        """Queue the end marker and wait until the thread has written everything before
-        it: True, or False once no write has finished for ``stall`` seconds."""
+    def _finish(self, end: _Close) -> bool:
+        """Queue ``end`` and wait for the thread to write what is before it and close
+        the sink: True, or False once it has made no progress for ``stall`` seconds
+        (the thread is then stuck in the sink; it is a daemon and dies with the run)."""
         self._progress = max(self._progress, time.monotonic())
         queued = False
         while True:
             if not queued:
                 try:
-                    self._queue.put(_END, timeout=_POLL)
+                    self._queue.put(end, timeout=_POLL)
                     queued = True
                 except queue.Full:
                     pass
@@ -221,5 +225,13 @@ class ThreadedSink:
                 self._thread.join(_POLL)
                 if not self._thread.is_alive():
                     return True
-            if self.stall is not None and time.monotonic() - self._progress > self.stall:
+            last = max(self._progress, getattr(self.sink, "progress", 0.0))
+            if self.stall is not None and time.monotonic() - last > self.stall:
                 return False
+
+
+class _Close:
+    """The end marker of a ThreadedSink's queue: close the sink (complete or not)."""
+
+    def __init__(self, complete: bool) -> None:
+        self.complete = complete

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -54,6 +55,7 @@ class VideoSink:
         self.last_pts: int | None = None
         self.first_pts: int | None = None
         self.frame_pts = max(1, round(1 / ((info.fps or 25.0) * self.time_base)))
+        self.progress = time.monotonic()  # when a packet last went out (ThreadedSink's stall)
 
     def _open(self, height: int, width: int) -> None:
         import av
@@ -95,7 +97,7 @@ class VideoSink:
         frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
         frame.pts, frame.time_base = pts, self.time_base
         for packet in self.stream.encode(frame):
-            self.container.mux(packet)
+            self._mux(packet)
         if self.audio:
             self.audio.copy_until(float(pts * self.time_base), self.container)
 
@@ -103,14 +105,18 @@ class VideoSink:
         if self.container is None:
             return
         try:
-            for packet in self.stream.encode(None):
-                self.container.mux(packet)
+            for packet in self.stream.encode(None):  # the encoder's delayed frames
+                self._mux(packet)
             if self.audio:
                 end = float((self.last_pts or 0) * self.time_base) + 1 / (self.info.fps or 25.0)
                 self.audio.copy_until(end, self.container, final=True)
                 self.audio.close()
         finally:
             self.container.close()
+
+    def _mux(self, packet: Any) -> None:
+        self.container.mux(packet)
+        self.progress = time.monotonic()
 
 
 class _AudioCopy:
