@@ -113,6 +113,9 @@ def test_truncated_mp4_says_how_many_frames_were_announced(tmp_path, caplog):
     assert f"ended after {len(frames)} of the 48 frames its header announces" in caplog.text
     caplog.clear()
     assert len(frames_of(fast)[1]) == 48 and "truncated" not in caplog.text
+    # MKV has no frame count, only a duration, here the audio's: no false alarm
+    mkv = encode(tmp_path / "long_audio.mkv", images, audio_seconds=3.0)  # video: 2 s
+    assert len(frames_of(mkv)[1]) == 48 and "truncated" not in caplog.text
 
 
 def test_corrupt_middle_warns_and_goes_on(tmp_path, caplog):

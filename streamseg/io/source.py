@@ -237,9 +237,9 @@ class PyAVSource:
             duration = float(self.stream.duration * time_base)
         elif self.container.duration is not None:
             duration = self.container.duration / 1e6
-        frames = self.stream.frames or None
+        frames = self.announced = self.stream.frames or None  # the header's exact count
         if not frames and duration and rate:
-            frames = round(duration * float(rate))
+            frames = round(duration * float(rate))  # an estimate (MKV: audio may run longer)
         self.info = SourceInfo(
             uri=spec,
             kind=kind,
@@ -383,13 +383,13 @@ class PyAVSource:
             log.warning(
                 "%s: %d packets could not be decoded; %d frames were", self.info.uri, errors, count
             )
-        elif not sought and _short(count, self.info.frames):
+        elif not sought and _short(count, self.announced):
             log.warning(
                 "%s: the video ended after %d of the %d frames its header announces; the file "
                 "looks truncated (all that could be read was processed)",
                 self.info.uri,
                 count,
-                self.info.frames,
+                self.announced,
             )
 
     def _from_the_start(self) -> Iterator[Frame]:
