@@ -244,7 +244,11 @@ class SamEngine:
                         .clamp_(0.0, 255.0)
                     )
             x = (x.float() - mean) / std
-            out[index, :, :new_h, :new_w] = x  # the whole group in one copy
+            if index == list(range(index[0], index[-1] + 1)):  # the usual case: one size
+                out[index[0] : index[-1] + 1, :, :new_h, :new_w] = x
+            else:  # a list index on a CUDA tensor would be copied over and wait for it
+                for j, i in enumerate(index):
+                    out[i, :, :new_h, :new_w] = x[j]
         return out
 
     # -- segment ----------------------------------------------------------------------
