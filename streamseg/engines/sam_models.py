@@ -69,7 +69,7 @@ _ARCH_BY_WIDTH = {a.encoder_dim: name for name, a in ARCHS.items() if name != "t
 
 def build_sam(arch: str | SamArch, *, seed: int | None = 0, meta: bool = False) -> Any:
     """A ``segment_anything.modeling.Sam`` in eval mode, on the CPU, in float32, its
-    encoder attention computed in blocks of query rows (sam_attention.py).
+    encoder attention computed a few (frame, head) pairs at a time (sam_attention.py).
 
     arch: "vit_b", "vit_l", "vit_h", "tiny" or a SamArch. seed: seeds the random
     initialisation (None: the global RNG). meta: build on the "meta" device (no
@@ -84,7 +84,7 @@ def build_sam(arch: str | SamArch, *, seed: int | None = 0, meta: bool = False) 
         TwoWayTransformer,
     )
 
-    from streamseg.engines.sam_attention import use_row_blocks
+    from streamseg.engines.sam_attention import use_blocked_attention
 
     a = ARCHS[arch] if isinstance(arch, str) else arch
     grid = a.img_size // a.patch_size
@@ -137,7 +137,7 @@ def build_sam(arch: str | SamArch, *, seed: int | None = 0, meta: bool = False) 
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
                 model = make()
-    return use_row_blocks(model).eval()
+    return use_blocked_attention(model).eval()
 
 
 def read_state_dict(path: str | Path) -> dict[str, Any]:
