@@ -257,8 +257,7 @@ def run_bench(
     ).items():
         setattr(config.model, key, value)
     config.source.max_frames = max_frames
-    config.model.validate()
-    config.source.validate()
+    config.validate()
     # The source and prompts first: a typo in the path must not cost a weights download.
     src = open_source(source, config.source)
     try:

@@ -119,6 +119,12 @@ class Config:
     inpaint: InpaintConfig = field(default_factory=InpaintConfig)
     sam: SamConfig = field(default_factory=SamConfig)
 
+    def validate(self) -> None:
+        """Check the sections that can (UsageError): before any work starts, since
+        ``--set`` and YAML edit fields after the sections were built."""
+        for section in (self.model, self.source, self.output, self.inpaint):
+            section.validate()
+
 
 def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> Config:
     """Defaults, then the YAML file at ``path``, then ``section.key=value`` overrides."""

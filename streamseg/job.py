@@ -96,8 +96,7 @@ def run(
 
     stop: set it (from a signal handler) to end the run cleanly between frames.
     """
-    for section in (config.model, config.source, config.output, config.inpaint):
-        section.validate()  # settings errors before any work starts (--set skips __init__)
+    config.validate()  # settings errors before any work starts
     controls = Controls()
     objects: dict[int, dict[str, Any]] = {}
     for p in prompts:

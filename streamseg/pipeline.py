@@ -42,6 +42,7 @@ def segment(
     config = config or Config()
     if model is not None:
         config.model.name = model
+    config.validate()
     parsed = [p if isinstance(p, Prompt) else parse_prompt(p, i + 1) for i, p in enumerate(prompts)]
     src = open_source(source, config.source)
     try:

@@ -11,7 +11,7 @@ import streamseg
 from streamseg import job
 from streamseg.config import Config
 from streamseg.engines.classic import ClassicEngine
-from streamseg.errors import Interrupted, OutputError
+from streamseg.errors import Interrupted, OutputError, UsageError
 from streamseg.io.threads import Prefetch, ThreadedSink
 from streamseg.types import Prompt
 
@@ -142,3 +142,10 @@ def test_a_stuck_sink_interrupts_the_writer_on_stop_and_is_given_up_on_close(cap
     sink.write(1)
     with pytest.raises(OutputError, match="took nothing for 0.3 s.*left unfinished"):
         sink.close(True)  # a complete run must not end as if the video were whole
+
+
+def test_python_api_checks_settings_before_any_work(clip):
+    config = Config()
+    config.model.dtype = "half"  # as --set or a YAML file would, after construction
+    with pytest.raises(UsageError, match="dtype 'half' is unknown"):
+        next(streamseg.segment(str(clip[0]), ["10,10"], config=config))
