@@ -1,6 +1,5 @@
 """The command line through its real entry point (a subprocess running `streamseg`)."""
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -213,12 +212,7 @@ def test_interrupt_finalizes_outputs(tmp_path, sig):
         env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"},
     )
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # wait until frames are being written
-        try:
-            if zarr.open_group(str(out / "masks.zarr"), mode="r").attrs["frames_written"] >= 8:
-                break
-        except Exception:  # noqa: BLE001 - not created yet
-            pass
+    while time.monotonic() < deadline and frames_written(out) < 8:  # frames are flowing
         time.sleep(0.05)
     proc.send_signal(sig)
     try:
@@ -363,40 +357,58 @@ def test_a_refused_run_keeps_the_previous_results(tmp_path, clip):
     assert zarr.open_group(str(out / "masks.zarr"), mode="r").attrs["frames_written"] == 24
 
 
+def frames_written(out) -> int:
+    """OUT/masks.zarr's frames_written so far; -1 before the store exists."""
+    try:
+        return zarr.open_group(str(out / "masks.zarr"), mode="r").attrs["frames_written"]
+    except Exception:  # noqa: BLE001 - not created yet
+        return -1
+
+
+def run_into_unread_pipe(tmp_path, argv, meanwhile=None) -> tuple[int, str]:
+    """`streamseg ARGV --video-out -` with stdout a pipe nobody reads (a paused player)
+    and a 1 s stall limit; ``meanwhile(proc)`` runs before the wait. (exit code, stderr);
+    a run still going after 60 s is aborted, its threads' stacks in stderr."""
+    read_end, write_end = os.pipe()
+    try:
+        with open(tmp_path / "stderr.txt", "w+") as errors:
+            proc = subprocess.Popen(
+                [*CLI, *map(str, argv), "-q", "--video-out", "-", "--set", "output.stall=1"],
+                stdout=write_end,
+                stderr=errors,
+                env={**os.environ, "PYTHONFAULTHANDLER": "1"},
+            )
+            os.close(write_end)
+            if meanwhile is not None:
+                meanwhile(proc)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+                proc.wait()
+            errors.seek(0)
+            return proc.returncode, errors.read()
+    finally:
+        os.close(read_end)
+
+
 def test_interrupt_with_a_stdout_video_nobody_reads(tmp_path):
     path = tmp_path / "long.mp4"
     disc_video(path, n=600, width=320, height=240)
     out = tmp_path / "o"
-    argv = ["run", str(path), "--prompt", "40,120", "--out", str(out), "--model", "classic"]
-    read_end, write_end = os.pipe()  # a player that paused: the pipe is never read
-    with open(tmp_path / "stderr.txt", "w+") as errors:
-        proc = subprocess.Popen(
-            [*CLI, *argv, "-q", "--video-out", "-", "--set", "output.stall=1"],
-            stdout=write_end,
-            stderr=errors,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"},
-        )
-        os.close(write_end)
-        try:
-            deadline, written = time.monotonic() + 60, -1
-            while time.monotonic() < deadline:  # until the full pipe has stopped the run
-                time.sleep(0.5)
-                with contextlib.suppress(Exception):  # not created yet
-                    now = zarr.open_group(str(out / "masks.zarr"), mode="r").attrs
-                    if now["frames_written"] == written:
-                        break
-                    written = now["frames_written"]
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
-                proc.wait()
-        finally:
-            os.close(read_end)
-        errors.seek(0)
-        stderr = errors.read()
-    assert proc.returncode == 130, stderr
+
+    def interrupt_once_stalled(proc):
+        deadline, written = time.monotonic() + 60, -2
+        while time.monotonic() < deadline:  # until the full pipe has stopped the run
+            time.sleep(0.5)
+            if frames_written(out) == written:
+                break
+            written = frames_written(out)
+        proc.send_signal(signal.SIGINT)
+
+    argv = ["run", path, "--prompt", "40,120", "--out", out, "--model", "classic"]
+    code, stderr = run_into_unread_pipe(tmp_path, argv, interrupt_once_stalled)
+    assert code == 130, stderr
     assert "video output took nothing for 1 s" in stderr and "Traceback" not in stderr
     g = zarr.open_group(str(out / "masks.zarr"), mode="r")
     n = g.attrs["frames_written"]
@@ -410,26 +422,9 @@ def test_a_complete_run_into_a_stdout_pipe_nobody_reads_ends(tmp_path):
     frames = [rng.integers(0, 256, (480, 640, 3), dtype=np.uint8) for _ in range(3)]
     path = encode(tmp_path / "noise.mp4", frames)
     out = tmp_path / "o"
-    argv = ["run", str(path), "--prompt", "320,240", "--out", str(out), "--model", "classic"]
-    read_end, write_end = os.pipe()
-    try:
-        with open(tmp_path / "stderr.txt", "w+") as errors:
-            proc = subprocess.Popen(
-                [*CLI, *argv, "-q", "--video-out", "-", "--set", "output.stall=1"],
-                stdout=write_end,
-                stderr=errors,
-            )
-            os.close(write_end)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                pytest.fail("the run did not end with its stdout pipe full")
-            errors.seek(0)
-            stderr = errors.read()
-    finally:
-        os.close(read_end)
-    assert proc.returncode == 4, stderr  # an output error: the video is not whole
+    argv = ["run", path, "--prompt", "320,240", "--out", out, "--model", "classic"]
+    code, stderr = run_into_unread_pipe(tmp_path, argv)
+    assert code == 4, stderr  # an output error: the video is not whole
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and "video output took nothing for 1 s" in lines[0], stderr
     g = zarr.open_group(str(out / "masks.zarr"), mode="r")  # the masks are all there
