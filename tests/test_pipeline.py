@@ -124,16 +124,36 @@ class Stuck:
         self.closed.append(complete)
 
 
+def within(seconds: float, call, *args):
+    """``call(*args)`` in a thread: its result, or its exception raised here; a test
+    failure (not a hung test run) when it is still going after ``seconds``."""
+    box: dict = {}
+
+    def run():
+        try:
+            box["value"] = call(*args)
+        except BaseException as error:  # noqa: BLE001 - raised again in the test's thread
+            box["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"{call.__name__} still waiting after {seconds} s"
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
 def test_a_stuck_sink_interrupts_the_writer_on_stop_and_is_given_up_on_close(caplog):
     stop = threading.Event()
     stuck = Stuck()
     sink = ThreadedSink(stuck, maxsize=2, name="video", stop=stop, stall=0.3)
     for i in range(4):  # 0 is written, 1 sticks in write, 2 and 3 fill the queue
-        sink.write(i)
+        within(5, sink.write, i)
     stop.set()  # Ctrl-C while the main thread waits for room
     with pytest.raises(Interrupted):
-        sink.write(4)
-    sink.close(False)  # the run is ending on the signal: a warning, not a new error
+        within(5, sink.write, 4)
+    within(5, sink.close, False)  # the run is ending on the signal: a warning, no error
     assert "video output took nothing for 0.3 s" in caplog.text
     assert stuck.written == [0] and stuck.closed == []  # never closed under the stuck write
 
@@ -141,7 +161,7 @@ def test_a_stuck_sink_interrupts_the_writer_on_stop_and_is_given_up_on_close(cap
     sink.write(0)
     sink.write(1)
     with pytest.raises(OutputError, match="took nothing for 0.3 s.*left unfinished"):
-        sink.close(True)  # a complete run must not end as if the video were whole
+        within(5, sink.close, True)  # a complete run must not end as if the video were whole
 
 
 def test_python_api_checks_settings_before_any_work(clip):
