@@ -17,12 +17,11 @@ from typing import Any
 
 from streamseg.engines.classic import ClassicConfig
 from streamseg.engines.sam import SamConfig
+from streamseg.engines.sam_device import DTYPES
 from streamseg.errors import SourceNotFoundError, UsageError
 from streamseg.io.source import SourceConfig
 from streamseg.render.inpaint import InpaintConfig
 from streamseg.track.tracker import TrackerConfig
-
-DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 @dataclass
@@ -78,6 +77,9 @@ class OutputConfig:
     video_out: str | None = None
     stall: float = 10.0
     preview: str | None = None
+
+    def __post_init__(self) -> None:
+        self.validate()
 
     def validate(self) -> None:
         """Check the sizes and times (UsageError); also after ``--set`` edits."""

@@ -166,9 +166,9 @@ class SamEngine:
         import torch
 
         torch.cuda.empty_cache()
-        where = f"{self.name} on {self.device}"
+        where, half = f"{self.name} on {self.device}", (tried + 1) // 2
         if tried > 1 and not self._batch_fixed:
-            self.batch_size = (tried + 1) // 2
+            self.batch_size = half
             log.warning(
                 "CUDA ran out of memory encoding %d frames at once with %s; going on with "
                 "batches of %d (--batch-size %d skips this)",
@@ -179,7 +179,7 @@ class SamEngine:
             )
             return
         if tried > 1:
-            fix = f"pass a smaller --batch-size (e.g. {(tried + 1) // 2})"
+            fix = f"pass a smaller --batch-size (e.g. {half})"
         else:
             fix = "use a smaller model (--model sam-vit-b), another GPU or --device cpu"
         raise EngineError(f"CUDA ran out of memory encoding {tried} frame(s) with {where}; {fix}")

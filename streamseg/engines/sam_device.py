@@ -46,6 +46,10 @@ def resolve_device(name: str) -> Any:
     return device
 
 
+# --dtype values: autocast dtypes for the SAM engine ("auto": see resolve_dtype).
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
 def resolve_dtype(name: str, device: Any) -> Any:
     """The autocast dtype for ``name`` on ``device``; None means plain float32.
 
@@ -62,7 +66,7 @@ def resolve_dtype(name: str, device: Any) -> Any:
         return torch.bfloat16 if major >= 8 else torch.float16
     table = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
     if name not in table:
-        raise EngineError(f"unknown dtype {name!r}; use auto, float32, bfloat16 or float16")
+        raise EngineError(f"unknown dtype {name!r}; use one of {', '.join(DTYPES)}")
     return table[name]
 
 
