@@ -39,8 +39,7 @@ def load_frames(size: tuple[int, int]) -> tuple[list[np.ndarray], str]:
     root = Path(os.environ.get("STREAMSEG_TEST_DATA", REPO.parent / "shared" / "data"))
     seq = root / "davis2016-train" / "JPEGImages" / "480p" / "bear"
     if not seq.is_dir():
-        sys.path.insert(0, str(REPO / "tests"))
-        from synthetic import disc_clip
+        from streamseg.testing.clips import disc_clip
 
         frames, masks = disc_clip(160, *size)
         ys, xs = np.nonzero(masks[0])
@@ -76,8 +75,7 @@ def produce(pipe, frames: list[np.ndarray], fps: float, seconds: float) -> None:
 
 def watch(url: str, proc: subprocess.Popen) -> None:
     """Keep the preview page open in headless Chromium until the run ends."""
-    sys.path.insert(0, str(REPO / "tests"))
-    from test_browser import headless_chromium, open_preview, shown_frame
+    from streamseg.testing.browser import headless_chromium, open_preview, shown_frame
 
     with tempfile.TemporaryDirectory() as profile, headless_chromium(Path(profile)) as driver:
         time.sleep(2)

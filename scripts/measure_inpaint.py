@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -32,14 +31,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from streamseg.flow import FlowEstimator
 from streamseg.render.inpaint import InpaintConfig, Inpainter
-from streamseg.render.remove import BackgroundFlow, FlowRemover, OpenCVCropModel, dilate
-from streamseg.track.flow import FlowEstimator
+from streamseg.render.masks import dilate
+from streamseg.render.remove import BackgroundFlow, FlowRemover, OpenCVCropModel
+from streamseg.testing.clips import psnr, removal_clip, result_for
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))  # the synthetic clip and tiny pipeline live with the tests
-
-from test_remove import psnr, removal_clip, result_for  # noqa: E402
 
 log = logging.getLogger("measure_inpaint")
 
@@ -230,8 +228,8 @@ def synthetic_table(n: int) -> None:
 
 def diffusion_table(n: int) -> None:
     try:
-        from test_inpaint import tiny_pipeline
-    except ImportError as error:  # pytest or diffusers missing
+        from streamseg.testing.models import tiny_pipeline
+    except ImportError as error:  # diffusers missing
         log.warning("skipping the diffusion table: %s", error)
         return
     import torch

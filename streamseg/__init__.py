@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from streamseg.version import __version__
 
 if TYPE_CHECKING:
     from streamseg.types import FrameResult
 
 
 def segment(source: str, prompts: Any = (), **kwargs: Any) -> Iterator[FrameResult]:
-    """Yield a FrameResult per frame of ``source``; see streamseg.pipeline.segment."""
-    from streamseg.pipeline import segment as _segment
+    """Yield a FrameResult per frame of ``source``; see streamseg.session.segment."""
+    from streamseg.session import segment as _segment
 
     return _segment(source, prompts, **kwargs)
 

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streamseg.choices import DTYPES, MODELS
 from streamseg.engines.classic import ClassicConfig
-from streamseg.engines.sam import SamConfig
-from streamseg.engines.sam_device import DTYPES
-from streamseg.errors import SourceNotFoundError, UsageError
-from streamseg.io.source import SourceConfig
-from streamseg.render.inpaint import InpaintConfig
+from streamseg.engines.sam_config import SamConfig
+from streamseg.errors import EngineError, SourceNotFoundError, UsageError
+from streamseg.gaze.config import GazeConfig
+from streamseg.render.inpaint_config import InpaintConfig
+from streamseg.sinks.output_config import OutputConfig
+from streamseg.sources.base import SourceConfig
 from streamseg.track.tracker import TrackerConfig
 
 
@@ -45,69 +47,14 @@ class ModelConfig:
 
     def validate(self) -> None:
         """Check the values a typo can spoil (UsageError); also after ``--set`` edits."""
+        if self.name not in MODELS:  # an engine error (exit 5), as when an engine fails to load
+            raise EngineError(f"unknown model {self.name!r}; choose one of {', '.join(MODELS)}")
         if self.dtype not in DTYPES:
             raise UsageError(f"dtype {self.dtype!r} is unknown; use one of {', '.join(DTYPES)}")
         if self.batch_size < 0:
             raise UsageError(f"batch size {self.batch_size} is negative; give 1 or more (0: auto)")
         if self.name == "classic" and self.checkpoint:
             raise UsageError("--checkpoint is for SAM; pass --model sam-vit-b|l|h or auto")
-
-
-@dataclass
-class OutputConfig:
-    """What is written, and how.
-
-    overlay: write overlay.mp4. alpha: mask fill opacity in the overlay. crf,
-    preset: libx264 quality and speed. audio: copy the source's audio.
-    chunk_frames: frames per Zarr mask chunk (and per write). queue_size: results
-    waiting for each sink before the model waits (bounds memory). video_out: where
-    the overlay goes instead of OUT/overlay.mp4; "-" streams MPEG-TS to stdout.
-    stall: seconds a video_out pipe ("-") may take nothing, once the run is ending,
-    before it is given up on (its reader paused or went away).
-    preview: "[HOST:]PORT" to serve the live preview page (None: no preview).
-    """
-
-    overlay: bool = True
-    alpha: float = 0.5
-    crf: int = 20
-    preset: str = "veryfast"
-    audio: bool = True
-    chunk_frames: int = 16
-    queue_size: int = 16
-    video_out: str | None = None
-    stall: float = 10.0
-    preview: str | None = None
-
-    def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> None:
-        """Check the sizes and times (UsageError); also after ``--set`` edits."""
-        for name in ("chunk_frames", "queue_size"):
-            if getattr(self, name) < 1:
-                raise UsageError(f"output {name} {getattr(self, name)} is below 1")
-        if self.stall <= 0:
-            raise UsageError(f"output stall {self.stall:g} must be above 0 (seconds)")
-        if not 0.0 <= self.alpha <= 1.0:
-            raise UsageError(f"output alpha {self.alpha:g} must be within [0, 1]")
-
-
-@dataclass
-class GazeConfig:
-    """The wearer's eye gaze (Aria recordings).
-
-    path: MPS general_eye_gaze.csv / personalized_eye_gaze.csv (or their folder),
-    or "device" for a Gen2 recording's on-device gaze; None: no gaze. mode: "off"
-    (only record it), "first" (segment what is looked at on the first frame with
-    valid gaze; --prompt gaze), "fixation" (a new object at each fixation on
-    something not yet tracked). tolerance: seconds between a frame and its nearest
-    gaze sample. depth: metres along the gaze ray when a sample has no depth.
-    """
-
-    path: str | None = None
-    mode: str = "off"
-    tolerance: float = 0.02
-    depth: float = 1.0
 
 
 @dataclass
@@ -122,10 +69,10 @@ class Config:
     sam: SamConfig = field(default_factory=SamConfig)
 
     def validate(self) -> None:
-        """Check the sections that can (UsageError): before any work starts, since
-        ``--set`` and YAML edit fields after the sections were built."""
-        for section in (self.model, self.source, self.output, self.inpaint):
-            section.validate()
+        """Check every section (UsageError): each checks itself when built, and again
+        here before any work starts, since ``--set`` and YAML edit fields afterwards."""
+        for f in dataclasses.fields(self):
+            getattr(self, f.name).validate()
 
 
 def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> Config:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # tests/synthetic.py
+sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py, for the tests in folders
 
-from synthetic import disc_video  # noqa: E402
+from streamseg.testing.clips import disc_video  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

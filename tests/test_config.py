@@ -1,6 +1,6 @@
 import pytest
 
-from streamseg.config import as_dict, load_config
+from streamseg.config import Config, as_dict, load_config
 from streamseg.errors import UsageError
 
 
@@ -64,3 +64,38 @@ def test_default_yaml_matches_the_code():
     # every setting is in the file (a missing one would load as its default unseen)
     as_yaml = yaml.safe_load(yaml.safe_dump(as_dict(Config())))  # tuples read back as lists
     assert yaml.safe_load(path.read_text()) == as_yaml, fix
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "sam.mask_prompt=bogus",
+        "tracker.flow_scale=0",
+        "tracker.flow_preset=slowest",
+        "classic.margin=-1",
+        "classic.init.work_size=4",
+        "tracker.prior.clip=.nan",
+        "gaze.mode=stare",
+        "gaze.tolerance=-1",
+        "inpaint.method=magic",
+        "output.alpha=2",
+        "source.fps=0",
+        "model.dtype=float8",
+    ],
+)
+def test_every_section_refuses_a_bad_value_before_any_work(override):
+    config = load_config(None, [override])  # --set writes the field as given...
+    with pytest.raises(UsageError):
+        config.validate()  # ...and the whole tree is checked before a run starts
+
+
+def test_stages_leave_the_config_as_given(clip):
+    from streamseg.session import Session
+
+    config = Config()
+    before = as_dict(config)
+    with Session(str(clip[0]), ["80,60"], config) as session:
+        results = list(session)
+    assert len(results) == 24 and as_dict(config) == before
+    assert session.engine_meta["name"] == "classic"  # what was resolved is in the metadata
+    assert session.metadata()["engine"]["requested"] == "auto"

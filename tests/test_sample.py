@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from synthetic import iou
 
 import streamseg
+from streamseg.testing.clips import iou
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 

@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from streamseg.checks import check_numbers
 from streamseg.engines.base import ObjectPrompt, Segmentation
 from streamseg.engines.classic_init import InitConfig, mask_from_points_box
-from streamseg.errors import EngineError
+from streamseg.errors import EngineError, UsageError
 
 # Lab quantisation: coarse in lightness (shading changes it), finer in colour.
 _BINS = (8, 16, 16)
@@ -94,6 +95,15 @@ class ClassicConfig:
     locate_llr: float = 1.0
     locate_area: tuple[float, float] = (0.3, 3.0)
     init: InitConfig = field(default_factory=InitConfig)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every value (UsageError); also after ``--set`` edits."""
+        check_numbers(self, "classic", signed=())
+        if self.work_size < 16 or self.locate_size < 16:
+            raise UsageError("classic.work_size and classic.locate_size must be 16 or more")
 
 
 @dataclass

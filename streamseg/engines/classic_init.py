@@ -16,6 +16,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from streamseg.checks import check_numbers
+from streamseg.errors import UsageError
+
 
 @dataclass
 class InitConfig:
@@ -40,6 +43,15 @@ class InitConfig:
     grow_steps: int = 4
     click_radius: float = 0.015
     edge_touch: float = 0.1
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every value (UsageError); also after ``--set`` edits."""
+        check_numbers(self, "classic.init")
+        if self.work_size < 16:
+            raise UsageError(f"classic.init.work_size is {self.work_size}; give 16 or more")
 
 
 def mask_from_points_box(

@@ -21,14 +21,15 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from streamseg.engines import sam_prompts as sp
 from streamseg.engines.base import ObjectPrompt, Segmentation
+from streamseg.engines.sam_config import SamConfig
 from streamseg.engines.sam_device import PinnedPool, SamEmbedding, resolve_device, resolve_dtype
+from streamseg.engines.sam_locate import locate_prototype, prototypes
 from streamseg.errors import EngineError
 
 __all__ = [
@@ -41,40 +42,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MASK_PROMPTS = ("logits", "prior", "none")
-
-
-@dataclass
-class SamConfig:
-    """Settings of the SAM engine beyond ModelConfig's name/device/checkpoint/dtype.
-
-    mask_prompt: what SAM gets as its mask prompt on tracked frames: "logits" (its
-        own low-res logits from the previous frame), "prior" (the tracker's
-        flow-carried mask, as logits) or "none".
-    mask_logit: size of the logits a 0/1 mask is turned into (a given mask, or the
-        prior with mask_prompt="prior"): +mask_logit inside, -mask_logit outside.
-    multimask: decode ambiguous prompts (one point, nothing else) into SAM's three
-        candidates and choose one; False always takes SAM's single-mask output.
-    side_stream: on CUDA, encode on a separate stream (overlaps the decoder).
-    seed: seed of random weights (``random_weights`` builds).
-    locate_similarity: the smallest cosine similarity between an object's prototype
-        and an embedding cell for ``locate`` to report the object there.
-    """
-
-    mask_prompt: str = "logits"
-    mask_logit: float = 10.0
-    multimask: bool = True
-    side_stream: bool = True
-    seed: int = 0
-    locate_similarity: float = 0.7
-
-    def __post_init__(self) -> None:
-        if self.mask_prompt not in MASK_PROMPTS:
-            raise EngineError(
-                f"unknown sam mask_prompt {self.mask_prompt!r}; choose one of "
-                f"{', '.join(MASK_PROMPTS)}"
-            )
-
 
 class SamEngine:
     """Segment Anything behind the Engine protocol (see the module docstring).
@@ -82,9 +49,9 @@ class SamEngine:
     model: a segment_anything ``Sam`` (sam_models.py builds them). name: e.g.
     "sam-vit-b". device, dtype: as ModelConfig ("auto", "cpu", "cuda:0"...; "auto",
     "float32", "bfloat16", "float16"). batch_size: frames per encoder call (0: 8 on
-    CUDA, 1 on the CPU, where batching saves nothing). timer: an object with
-    ``stage(name)`` returning a context manager, for ``streamseg bench``; stages
-    "preprocess", "encode" and "decode-masks".
+    CUDA, 1 on the CPU, where batching saves nothing). ``observer`` (set by the
+    session when one watches, see streamseg/observe.py): SAM reports its own stages
+    "preprocess", "encode" and "decode-masks" to it.
 
     CUDA memory: when the default batch does not fit (vit_h at 8 frames on a 24 GB
     card), ``embed`` halves it, says so on stderr and goes on; a batch size asked for
@@ -114,7 +81,7 @@ class SamEngine:
             raise EngineError(f"--batch-size {batch_size}: give 1 or more (0: the default)")
         self.batch_size = batch_size or (8 if self.device.type == "cuda" else 1)
         self._batch_fixed = batch_size > 0
-        self.timer: Any = None
+        self.observer: Any = None  # reports stages to streamseg bench (observe.py)
         self._pe: Any = None
         cuda = self.device.type == "cuda"
         self._stream = torch.cuda.Stream(self.device) if cuda and self.config.side_stream else None
@@ -298,7 +265,7 @@ class SamEngine:
             for i, given_mask in given.items():
                 masks[i] = self._to_device(given_mask)
             with torch.autocast(self.device.type, enabled=False):
-                protos, has = _prototypes(features, logits)
+                protos, has = prototypes(features, logits)
             host_masks = masks.cpu().numpy()
             host_scores = scores.clamp(0.0, 1.0).tolist()
             host_has = has.tolist()
@@ -319,30 +286,9 @@ class SamEngine:
         likely is, PerSAM-style: the embedding cell most cosine-similar to it, as
         (x, y, similarity) in frame pixels, or None below ``locate_similarity``.
         ``area`` is not used (the decoder's answer is checked against it instead)."""
-        import torch
-        import torch.nn.functional as F
-
         if appearance is None or not isinstance(embedding, SamEmbedding):
             return None
-        h, w = embedding.original_size
-        nh, nw = sp.input_size(h, w)
-        features = embedding.features()[0].float()  # (C, 64, 64)
-        grid = features.shape[-1]
-        ch = max(1, min(grid, -(-nh * grid // sp.IMG_SIZE)))
-        cw = max(1, min(grid, -(-nw * grid // sp.IMG_SIZE)))
-        with torch.no_grad():
-            cells = F.normalize(features[:, :ch, :cw].flatten(1), dim=0)  # (C, ch * cw)
-            proto = F.normalize(appearance.float().reshape(-1), dim=0)
-            sim = proto @ cells
-            best = int(torch.argmax(sim))
-            score = float(sim[best])
-        if score < self.config.locate_similarity:
-            return None
-        cy, cx = divmod(best, cw)
-        cell = sp.IMG_SIZE / grid
-        x = min(w - 1.0, (cx + 0.5) * cell * w / nw)
-        y = min(h - 1.0, (cy + 0.5) * cell * h / nh)
-        return float(x), float(y), min(1.0, score)
+        return locate_prototype(embedding, appearance, self.config.locate_similarity)
 
     def _decode(
         self, features: Any, prompts: Sequence[ObjectPrompt], shape: tuple[int, int]
@@ -437,18 +383,4 @@ class SamEngine:
         return torch.autocast(self.device.type, dtype=self.dtype)
 
     def _stage(self, name: str) -> Any:
-        return self.timer.stage(name) if self.timer is not None else contextlib.nullcontext()
-
-
-def _prototypes(features: Any, logits: Any) -> tuple[Any, Any]:
-    """(N, C) float32 mean embedding inside each mask, and (N,) bool "mask not empty".
-
-    features: (1, C, 64, 64); logits: (N, 1, 256, 256). The mask is averaged down to
-    the 64 x 64 embedding grid (a soft weight per embedding cell), as PerSAM does.
-    """
-    import torch.nn.functional as F
-
-    weight = F.avg_pool2d((logits > 0).float(), 4).flatten(1)  # (N, 64 * 64)
-    total = weight.sum(dim=1)
-    protos = weight @ features[0].flatten(1).float().T  # (N, C)
-    return protos / total.clamp_min(1e-6)[:, None], total > 0
+        return self.observer.stage(name) if self.observer is not None else contextlib.nullcontext()

@@ -30,7 +30,7 @@ from segment_anything.modeling.image_encoder import Attention, add_decomposed_re
 MAX_SCORES = 1 << 24
 
 
-class BlockedAttention(Attention):  # type: ignore[misc]
+class BlockedAttention(Attention):
     """``Attention.forward`` (segment_anything/modeling/image_encoder.py) on groups of
     (frame, head) pairs; see the module docstring."""
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from streamseg.choices import DTYPES
 from streamseg.engines import sam_prompts as sp
 from streamseg.errors import EngineError
 
@@ -47,7 +48,6 @@ def resolve_device(name: str) -> Any:
 
 
 # --dtype values: autocast dtypes for the SAM engine ("auto": see resolve_dtype).
-DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 def resolve_dtype(name: str, device: Any) -> Any:

@@ -165,7 +165,7 @@ def read_state_dict(path: str | Path) -> dict[str, Any]:
 
 def arch_of(state: dict[str, Any]) -> str:
     """ "vit_b", "vit_l" or "vit_h", from the width of the checkpoint's position embedding."""
-    shape = getattr(state["image_encoder.pos_embed"], "shape", ())
+    shape: tuple[int, ...] = tuple(getattr(state["image_encoder.pos_embed"], "shape", ()))
     if len(shape) != 4:
         raise EngineError(
             f"the checkpoint's image_encoder.pos_embed has shape {tuple(shape)}, not "

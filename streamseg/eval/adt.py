@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from streamseg.errors import SourceError, SourceNotFoundError
-from streamseg.io.aria import find_image_stream, open_vrs
-from streamseg.io.rotate import normalize_degrees, rotate_image
+from streamseg.geometry import normalize_degrees, rotate_image
+from streamseg.sources.aria_vrs import find_image_stream, open_vrs
 
 log = logging.getLogger(__name__)
 

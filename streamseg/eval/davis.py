@@ -98,17 +98,22 @@ def run_sequence(
     Returns (predictions, truths, seconds); seconds is the pipeline's wall time,
     JPEG decoding (in its own thread) included, writing nothing.
     """
+    import dataclasses
+
     from streamseg.config import Config
-    from streamseg.pipeline import segment
+    from streamseg.session import Session
 
     config = config or Config()
     if config.model.name == "auto":
-        config.model.name = "classic"
+        config = dataclasses.replace(
+            config, model=dataclasses.replace(config.model, name="classic")
+        )
     jpgs, pngs = _files(Path(root), seq)
     gts = [read_annotation(p) for p in pngs]
     prompt = first_prompt(gts[0], init)
     start = time.perf_counter()
-    preds = [r.masks[0] for r in segment(str(jpgs[0].parent), [prompt], config=config)]
+    with Session(str(jpgs[0].parent), [prompt], config, via="eval") as session:
+        preds = [r.masks[0] for r in session]
     seconds = time.perf_counter() - start
     if len(preds) != len(gts):
         raise SourceError(f"sequence {seq!r}: {len(preds)} frames segmented, {len(gts)} annotated")

@@ -1,5 +1,5 @@
-"""The live browser preview: watch the overlay as it is made, click to add objects."""
+"""The live browser preview: a local web server showing the overlay; clicks become prompts."""
 
-from streamseg.live.preview import PreviewServer, PreviewSink, parse_bind
+from streamseg.live.server import PreviewServer, parse_bind
 
-__all__ = ["PreviewServer", "PreviewSink", "parse_bind"]
+__all__ = ["PreviewServer", "parse_bind"]

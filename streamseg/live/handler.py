@@ -23,7 +23,7 @@ from streamseg.errors import UsageError
 from streamseg.live.schema import MAX_BODY, parse_json
 
 if TYPE_CHECKING:
-    from streamseg.live.preview import PreviewServer
+    from streamseg.live.server import PreviewServer
 
 log = logging.getLogger(__name__)
 

@@ -22,12 +22,12 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from streamseg.choices import DTYPES
 from streamseg.errors import EngineError, UsageError
-from streamseg.render.inpaint import InpaintConfig
+from streamseg.render.inpaint_config import InpaintConfig
 
 log = logging.getLogger(__name__)
 
-DTYPES = ("auto", "float32", "float16", "bfloat16")
 FALLBACK = "or use --inpaint-backend opencv (weight-free remover, needs no model)"
 
 

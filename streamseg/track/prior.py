@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from streamseg.track.flow import FlowField, pixel_grid
+from streamseg.checks import check_numbers
+from streamseg.flow import FlowField, pixel_grid
 
 
 @dataclass
@@ -54,6 +55,13 @@ class PriorConfig:
     motion_sigma: float = 1.0
     motion_clip: float = 3.0
     motion_contrast: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every value (UsageError); also after ``--set`` edits."""
+        check_numbers(self, "tracker.prior", signed=("hidden_logit",))
 
 
 def _box(masks: list[np.ndarray], cfg: PriorConfig) -> tuple[int, int, int, int] | None:

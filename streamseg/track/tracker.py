@@ -36,9 +36,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from streamseg.checks import check_numbers, check_range
+from streamseg.choices import FLOW_PRESETS
 from streamseg.engines.base import Engine, ObjectPrompt
 from streamseg.errors import UsageError
-from streamseg.track.flow import FlowEstimator, FlowField
+from streamseg.flow import FlowEstimator, FlowField
 from streamseg.track.points import interior_points
 from streamseg.track.prior import PriorConfig, object_prior
 from streamseg.types import Frame, FrameResult, Prompt, mask_box
@@ -102,6 +104,21 @@ class TrackerConfig:
     max_lost: int | None = None
     min_prior_overlap: float = 0.5
     point_unreliable: float = 0.5
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every value (UsageError); also after ``--set`` edits."""
+        check_numbers(self, "tracker", signed=())
+        check_range(self.flow_scale, 1e-3, 1.0, "tracker.flow_scale")
+        if self.flow_preset not in FLOW_PRESETS:
+            raise UsageError(
+                f"tracker.flow_preset {self.flow_preset!r} is unknown; use one of "
+                f"{', '.join(FLOW_PRESETS)}"
+            )
+        if self.flow_max_side < 16:
+            raise UsageError(f"tracker.flow_max_side is {self.flow_max_side}; give 16 or more")
 
 
 @dataclass
@@ -366,7 +383,7 @@ class Tracker:
         if fx1 > fx0 and fy1 > fy0:
             prior[fy0:fy1, fx0:fx1] = tr.template[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
         sigma = max(1.0, 0.05 * np.sqrt(tr.peak_area))
-        prior = cv2.GaussianBlur(prior, (0, 0), sigma)
+        prior = np.asarray(cv2.GaussianBlur(prior, (0, 0), sigma), np.float32)
         box = mask_box(prior >= 0.5)
         return ObjectPrompt(
             points=np.array([[x, y]], np.float32),

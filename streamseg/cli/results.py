@@ -1,0 +1,72 @@
+"""``streamseg info`` and ``streamseg export``: reading a result folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from streamseg.cli.common import guarded, setup_logging
+
+
+@click.command()
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def info(out: Path, as_json: bool) -> None:
+    """Summarize a result folder OUT: source, frames, objects, coverage, completeness."""
+    setup_logging(False, False)
+
+    def job() -> None:
+        from streamseg.results import summary
+
+        s = summary(out)
+        if as_json:
+            click.echo(json.dumps(s, indent=2, default=str))
+            return
+        src = s["source"]
+        click.echo(f"result:   {s['path']}")
+        click.echo(
+            f"source:   {src.get('uri')} ({src.get('width')}x{src.get('height')}, "
+            f"{src.get('fps') or '?'} fps, {src.get('frames') or '?'} frames)"
+        )
+        click.echo(f"engine:   {s['engine'].get('name')} (asked: {s['engine'].get('requested')})")
+        click.echo(f"frames:   {s['frames']} written, complete: {str(s['complete']).lower()}")
+        click.echo(f"objects:  {len(s['objects'])}")
+        for o in s["objects"]:
+            name = f" ({o['name']})" if o.get("name") else ""
+            click.echo(
+                f"  {o['id']}{name}: present in {o['coverage']:.1%} of frames, "
+                f"mean area {o['area']:.2%} of the frame"
+            )
+
+    guarded(job, False)
+
+
+@click.command()
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["png"]),
+    default="png",
+    help="png: DAVIS palette PNGs, one per frame (value = object id).",
+)
+@click.option(
+    "--dest",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the files [default: OUT/png].",
+)
+def export(out: Path, fmt: str, dest: Path | None) -> None:
+    """Export the masks of result folder OUT as image files."""
+    setup_logging(False, False)
+
+    def job() -> None:
+        from streamseg.results import export_png
+
+        target = dest or out / fmt
+        count = export_png(out, target)
+        click.echo(f"wrote {count} PNG files to {target}")
+
+    guarded(job, False)

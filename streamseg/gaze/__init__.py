@@ -1,0 +1,1 @@
+"""Aria eye gaze: samples projected into frames, fixations, gaze as prompts."""

@@ -1,0 +1,46 @@
+"""Settings of the outputs: what is written, and how."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streamseg.errors import UsageError
+
+
+@dataclass
+class OutputConfig:
+    """What is written, and how.
+
+    overlay: write overlay.mp4. alpha: mask fill opacity in the overlay. crf,
+    preset: libx264 quality and speed. audio: copy the source's audio.
+    chunk_frames: frames per Zarr mask chunk (and per write). queue_size: results
+    waiting for each sink before the model waits (bounds memory). video_out: where
+    the overlay goes instead of OUT/overlay.mp4; "-" streams MPEG-TS to stdout.
+    stall: seconds a video_out pipe ("-") may take nothing, once the run is ending,
+    before it is given up on (its reader paused or went away).
+    preview: "[HOST:]PORT" to serve the live preview page (None: no preview).
+    """
+
+    overlay: bool = True
+    alpha: float = 0.5
+    crf: int = 20
+    preset: str = "veryfast"
+    audio: bool = True
+    chunk_frames: int = 16
+    queue_size: int = 16
+    video_out: str | None = None
+    stall: float = 10.0
+    preview: str | None = None
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check the sizes and times (UsageError); also after ``--set`` edits."""
+        for name in ("chunk_frames", "queue_size"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"output {name} {getattr(self, name)} is below 1")
+        if self.stall <= 0:
+            raise UsageError(f"output stall {self.stall:g} must be above 0 (seconds)")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise UsageError(f"output alpha {self.alpha:g} must be within [0, 1]")

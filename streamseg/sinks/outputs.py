@@ -1,0 +1,183 @@
+"""The standard outputs of a run in a folder: masks.zarr, overlay.mp4, rendered.mp4, preview.
+
+``FolderOutputs`` is what a Session writes to for ``streamseg run`` (and ``bench``,
+into a temporary folder). Its steps follow the session's: ``start`` (the preview
+server, before the source opens), ``check`` (refuse an existing result before any
+work), ``prepare`` (build the renderers, then clear old results with --overwrite),
+``open`` (the sinks, on the first frame, each in its own thread), ``close`` (every
+sink, then the renderers; the first failure is raised), and ``abandon`` (whatever
+is still open when the run fails before its first frame).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from streamseg.errors import OutputError
+from streamseg.queues import ThreadedSink
+from streamseg.sinks.output_config import OutputConfig
+
+log = logging.getLogger(__name__)
+
+OUTPUTS = ("masks.zarr", "overlay.mp4", "rendered.mp4")
+
+
+def check_output(out: Path, overwrite: bool, video_out: str | None = None) -> None:
+    """Refuse an ``out`` (or ``video_out``) that holds results already, unless
+    ``overwrite``, or a ``video_out`` in a folder that does not exist. No side effects."""
+    existing = [name for name in OUTPUTS if (out / name).exists()]
+    if existing and not overwrite:
+        raise OutputError(
+            f"{out} already holds {', '.join(existing)}; pass --overwrite to replace it, "
+            "or choose another --out"
+        )
+    if video_out and video_out != "-":
+        path = Path(video_out)
+        if path.exists() and not overwrite:
+            raise OutputError(f"{path} exists; pass --overwrite or another --video-out")
+        if not path.parent.is_dir():
+            raise OutputError(f"no folder {path.parent} for --video-out; create it first")
+
+
+def prepare_output(out: Path, overwrite: bool) -> None:
+    """Create ``out`` (or clear our own outputs in it with ``overwrite``); check it is writable."""
+    check_output(out, overwrite)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".streamseg-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise OutputError(
+            f"cannot write to {out} ({error.strerror}); choose another --out"
+        ) from error
+    for name in OUTPUTS:  # only our own outputs, never anything else in the folder
+        target = out / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+
+
+class FolderOutputs:
+    """masks.zarr, the overlay video, rendered.mp4 (``--inpaint``) and the preview.
+
+    out: the folder. overwrite: replace earlier results. observer: times rendering
+    and writing (``streamseg bench``). After the run, ``preview`` (the server, if
+    any) is closed by ``close``.
+    """
+
+    def __init__(
+        self, out: Path, config: OutputConfig, overwrite: bool = False, observer: Any = None
+    ) -> None:
+        self.out, self.config, self.overwrite, self.observer = out, config, overwrite, observer
+        self.preview: Any = None
+        self.renderer: Any = None  # the inpainter drawing rendered.mp4
+        self.inpaint_meta: dict[str, Any] | None = None
+        self._created = not out.exists()
+        self._session: Any = None
+
+    def start(self, session: Any) -> None:
+        self._session = session
+        if self.config.preview:
+            from streamseg.live import PreviewServer, parse_bind
+            from streamseg.render.overlay import object_colour
+
+            host, port = parse_bind(self.config.preview)
+            self.preview = PreviewServer(
+                host,
+                port,
+                registry=session.registry,
+                status=session.stats.as_dict,
+                colour=object_colour,
+            )
+            self.preview.start()
+
+    def check(self) -> None:
+        check_output(self.out, self.overwrite, self.config.video_out)
+
+    def prepare(self, session: Any) -> None:
+        inpaint = session.config.inpaint
+        if inpaint.mode != "off":
+            from streamseg.render.inpaint import build_inpainter
+
+            self.renderer, self.inpaint_meta = build_inpainter(inpaint, session.config.model.device)
+        prepare_output(self.out, self.overwrite)
+
+    def open(self, session: Any) -> list[ThreadedSink]:
+        """The sinks, each in its own thread, once the first frame is known."""
+        from streamseg.render.stage import Overlay, RenderedVideo
+        from streamseg.sinks.preview import PreviewSink
+        from streamseg.sinks.video import VideoSink
+        from streamseg.sinks.zarr_store import ZarrSink
+
+        o, stop, info = self.config, session.stop, session.source.info
+        attrs = session.metadata()
+        if self.inpaint_meta is not None:
+            attrs["inpaint"] = self.inpaint_meta  # its "stats" fill in as the run goes
+        zarr: Any = ZarrSink(
+            self.out / "masks.zarr",
+            attrs,
+            session.registry.describe,
+            o.chunk_frames,
+            session.stats.as_dict,
+            gaze=bool(session.config.gaze.path or session.config.gaze.mode != "off"),
+        )
+        if self.observer is not None:
+            from streamseg.observe import ObservedSink
+
+            zarr = ObservedSink(zarr, self.observer)
+        sinks = [ThreadedSink(zarr, o.queue_size, name="zarr", stop=stop)]
+        audio = info.uri if o.audio and info.has_audio and info.kind == "file" else None
+
+        def video(path: Path | str, renderer: Any, name: str) -> ThreadedSink:
+            encoder = VideoSink(
+                path,
+                info,
+                crf=o.crf,
+                preset=o.preset,
+                audio_from=audio,
+                start=session.config.source.start,
+            )
+            stall = o.stall if str(path) == "-" else None  # a pipe may stop being read
+            sink = RenderedVideo(renderer, encoder, self.observer)
+            return ThreadedSink(sink, o.queue_size, name=name, stop=stop, stall=stall)
+
+        if o.overlay:
+            sinks.append(video(o.video_out or self.out / "overlay.mp4", Overlay(o.alpha), "video"))
+        if self.renderer is not None:
+            sinks.append(video(self.out / "rendered.mp4", self.renderer, "rendered"))
+            self.renderer = None  # closed by its sink from now on
+        if self.preview is not None:
+            preview = PreviewSink(self.preview, Overlay(o.alpha))
+            sinks.append(ThreadedSink(preview, 2, name="preview", stop=stop))
+        return sinks
+
+    def close(self, sinks: list[ThreadedSink], complete: bool) -> None:
+        """Close every sink even if one fails, then what is left; raise the first failure."""
+        failure: BaseException | None = None
+        for sink in sinks:
+            try:
+                sink.close(complete)
+            except BaseException as error:  # noqa: BLE001 - the first is re-raised below
+                failure = failure or error
+        self.abandon()
+        if not sinks and self.out.is_dir() and not any(self.out.iterdir()):
+            self.out.rmdir()  # nothing was decoded: leave no empty folder behind
+        if failure is not None:
+            raise failure
+
+    def abandon(self) -> None:
+        """Close what ``open`` did not take over (idempotent): renderer, preview, an
+        output folder made for a run that never started."""
+        if self.renderer is not None:
+            self.renderer.close()
+            self.renderer = None
+        if self.preview is not None:
+            self.preview.close()
+            self.preview = None
+        if self._created and self.out.is_dir() and not any(self.out.iterdir()):
+            self.out.rmdir()

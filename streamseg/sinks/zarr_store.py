@@ -1,0 +1,165 @@
+"""The Zarr v3 mask store, written as frames arrive.
+
+Layout (one group, ``OUT/masks.zarr``; T frames, N objects, H x W pixels):
+  masks (T, N, H, W) bool, chunk (chunk_frames, 1, H, W), zstd-compressed;
+  scores (T, N) float32; boxes (T, N, 4) float32; present (T, N) bool;
+  frame_index (T,) int64; pts (T,) int64 (-1 when unknown); time (T,) float64 s;
+  latency (T,) float32 s, from the frame's arrival to its result;
+  with ``gaze``: gaze (T, 2) float32 x, y (NaN when invalid), gaze_valid (T,) bool.
+Frames are buffered and written a chunk at a time; after each write the arrays
+are exactly ``frames_written`` long and the attributes say so, so a reader (or a
+crash) always sees a valid store. ``close(complete)`` writes the tail and sets
+``complete``. N grows when an object is added mid-stream; earlier frames read as
+absent for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from streamseg.types import FrameResult
+
+PER_FRAME = {  # name -> (dtype, trailing shape per object or None for per-frame)
+    "scores": ("float32", ()),
+    "boxes": ("float32", (4,)),
+    "present": ("bool", ()),
+}
+TIMING = {"frame_index": "int64", "pts": "int64", "time": "float64", "latency": "float32"}
+TIMING_CHUNK = 4096
+
+
+class ZarrSink:
+    """Write FrameResults to ``path`` (created; must not exist).
+
+    attrs: the metadata to store (source, engine, config...); ``objects`` is
+    kept up to date from ``objects()`` (id -> {"id", "name", "prompts"}, the run's
+    ObjectRegistry.describe) at each flush; ``stats`` (frames, drops, latency
+    percentiles) is written from ``stats()`` at each flush.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        attrs: dict[str, Any],
+        objects: Callable[[], dict[int, dict]] | None = None,
+        chunk_frames: int = 16,
+        stats: Callable[[], dict] | None = None,
+        gaze: bool = False,
+    ) -> None:
+        import zarr
+
+        self.path = Path(path)
+        self.group = zarr.open_group(store=str(self.path), mode="w-", zarr_format=3)
+        self.attrs = dict(attrs)
+        self.objects = objects or dict
+        self.chunk_frames = chunk_frames
+        self.stats = stats
+        self.gaze = gaze
+        self.buffer: list[FrameResult] = []
+        self.frames_written = 0
+        self.object_ids: list[int] = []
+        self.arrays: dict[str, Any] = {}
+        self._set_attrs(complete=False)
+
+    def _create(self, height: int, width: int) -> None:
+        g, ct = self.group, self.chunk_frames
+        self.arrays["masks"] = g.create_array(
+            "masks",
+            shape=(0, 0, height, width),
+            chunks=(ct, 1, height, width),
+            dtype="bool",
+            fill_value=False,
+        )
+        for name, (dtype, tail) in PER_FRAME.items():
+            self.arrays[name] = g.create_array(
+                name,
+                shape=(0, 0, *tail),
+                chunks=(TIMING_CHUNK, 1, *tail),
+                dtype=dtype,
+                fill_value=0,
+            )
+        for name, dtype in TIMING.items():
+            self.arrays[name] = g.create_array(
+                name, shape=(0,), chunks=(TIMING_CHUNK,), dtype=dtype, fill_value=0
+            )
+        if self.gaze:
+            self.arrays["gaze"] = g.create_array(
+                "gaze", shape=(0, 2), chunks=(TIMING_CHUNK, 2), dtype="float32", fill_value=0
+            )
+            self.arrays["gaze_valid"] = g.create_array(
+                "gaze_valid", shape=(0,), chunks=(TIMING_CHUNK,), dtype="bool", fill_value=False
+            )
+
+    def write(self, result: FrameResult) -> None:
+        self.buffer.append(result)
+        if len(self.buffer) >= self.chunk_frames:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.buffer:
+            return
+        first = self.buffer[0]
+        if not self.arrays:
+            self._create(*first.frame.image.shape[:2])
+        for result in self.buffer:  # objects only ever get added, in order
+            for object_id in result.object_ids[len(self.object_ids) :]:
+                self.object_ids.append(object_id)
+        t0, n = self.frames_written, len(self.object_ids)
+        t1 = t0 + len(self.buffer)
+        for name, array in self.arrays.items():
+            per_object = name == "masks" or name in PER_FRAME
+            shape = (t1, n, *array.shape[2:]) if per_object else (t1, *array.shape[1:])
+            array.resize(shape)
+        masks = self.arrays["masks"]
+        h, w = masks.shape[2:]
+        stacked = np.zeros((len(self.buffer), n, h, w), bool)
+        per = {
+            name: np.zeros((len(self.buffer), n, *tail), dtype)
+            for name, (dtype, tail) in PER_FRAME.items()
+        }
+        for i, result in enumerate(self.buffer):
+            k = len(result.object_ids)  # ids are a prefix of self.object_ids
+            stacked[i, :k] = result.masks
+            per["scores"][i, :k] = result.scores
+            per["boxes"][i, :k] = result.boxes
+            per["present"][i, :k] = result.present
+        masks[t0:t1] = stacked
+        for name, values in per.items():
+            self.arrays[name][t0:t1] = values
+        frames = [r.frame for r in self.buffer]
+        self.arrays["frame_index"][t0:t1] = np.array([f.index for f in frames], np.int64)
+        self.arrays["pts"][t0:t1] = np.array(
+            [-1 if f.pts is None else f.pts for f in frames], np.int64
+        )
+        self.arrays["time"][t0:t1] = np.array([f.time for f in frames], np.float64)
+        self.arrays["latency"][t0:t1] = np.array([r.latency for r in self.buffer], np.float32)
+        if self.gaze:
+            nan = np.full(2, np.nan, np.float32)
+            gaze = [nan if f.gaze is None else f.gaze for f in frames]
+            self.arrays["gaze"][t0:t1] = np.stack(gaze)
+            self.arrays["gaze_valid"][t0:t1] = np.array([f.gaze is not None for f in frames])
+        self.frames_written = t1
+        self.buffer.clear()
+        self._set_attrs(complete=False)
+
+    def _set_attrs(self, complete: bool) -> None:
+        known = self.objects()
+        objects = [known.get(i, {"id": i}) for i in self.object_ids]
+        stats = {"stats": self.stats()} if self.stats else {}
+        self.group.attrs.put(
+            {
+                **self.attrs,
+                **stats,
+                "objects": objects,
+                "frames_written": self.frames_written,
+                "complete": complete,
+            }
+        )
+
+    def close(self, complete: bool) -> None:
+        self._flush()
+        self._set_attrs(complete=complete)

@@ -1,0 +1,91 @@
+"""The live preview through the real pipeline: a click in Chromium becomes a tracked object."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+
+from streamseg.testing.clips import disc_clip, iou, pace, stream_chunks
+
+pytest.importorskip("selenium.webdriver")
+
+from streamseg.testing.browser import (  # noqa: E402
+    CHROMEDRIVER,
+    CHROMIUM,
+    click_source,
+    headless_chromium,
+    open_preview,
+    shown_frame,
+)
+
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="headless browser test: install chromium and chromium-driver (apt-get)",
+)
+
+from helpers import CLI  # noqa: E402
+
+
+def test_click_in_browser_segments_the_object_in_the_output(tmp_path: Path) -> None:
+    frames, masks = disc_clip(240, 320, 240, wobble=0)  # 8 s at 30 fps: 1 px a frame
+    chunks = stream_chunks(frames, fps=30)
+    out = tmp_path / "o"
+    proc = subprocess.Popen(
+        [*CLI, "run", "-", "--preview", "127.0.0.1:0", "--model", "classic", "--out", str(out)],
+        stdin=subprocess.PIPE,
+        bufsize=0,  # unbuffered: each chunk reaches the pipe when a camera would send it
+        stderr=subprocess.PIPE,
+        text=False,
+    )
+    log: list[str] = []
+    url_seen = threading.Event()
+
+    def read_log() -> None:
+        for line in iter(proc.stderr.readline, b""):
+            log.append(line.decode(errors="replace"))
+            if "preview at" in log[-1]:
+                url_seen.set()
+
+    def feed() -> None:
+        try:
+            pace(proc.stdin.write, chunks, 30)
+            proc.stdin.close()
+        except (BrokenPipeError, ValueError):
+            pass
+
+    threading.Thread(target=read_log, daemon=True).start()
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    assert url_seen.wait(30), "".join(log)
+    url = re.search(r"preview at (\S+)", "".join(log)).group(1)
+    with headless_chromium(tmp_path / "profile") as driver:
+        open_preview(driver, url, frames=3)
+        shown = shown_frame(driver)
+        ys, xs = np.nonzero(masks[shown])
+        click_source(driver, float(xs.mean()), float(ys.mean()))
+        clicked_at = shown
+    writer.join(timeout=60)
+    proc.wait(timeout=60)
+    assert proc.returncode == 0, "".join(log)
+    g = zarr.open_group(str(out / "masks.zarr"), mode="r")
+    assert [o["id"] for o in g.attrs["objects"]] == [1]
+    assert g.attrs["objects"][0]["prompts"][0]["via"] == "preview"
+    present = g["present"][:, 0]
+    index = g["frame_index"][:]
+    first = index[np.argmax(present)]
+    prompt = g.attrs["objects"][0]["prompts"][0]
+    x, y = prompt["points"][0]
+    assert masks[prompt["frame"]][int(y), int(x)], (prompt, clicked_at)  # the click hit it
+    assert present.any(), (prompt, index.tolist(), "".join(log))
+    assert first >= clicked_at  # N grew from the clicked frame on
+    assert not present[index < clicked_at].any()
+    # the object is segmented from then on
+    later = [t for t in range(len(index)) if present[t]][-10:]
+    scores = [iou(g["masks"][t, 0], masks[index[t]]) for t in later]
+    assert min(scores) > 0.6, scores
