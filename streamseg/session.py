@@ -32,6 +32,7 @@ from streamseg.config import Config, as_dict
 from streamseg.errors import Interrupted
 from streamseg.objects import ObjectRegistry
 from streamseg.observe import ObservedEngine, Observer, observed_frames
+from streamseg.playback import Playback
 from streamseg.prompts import parse_prompt, validate
 from streamseg.queues import Prefetch
 from streamseg.sources import Source, open_source
@@ -91,6 +92,7 @@ class Session:
         self.outputs, self.observer, self.stop = outputs, observer, stop
         self.registry = ObjectRegistry()
         self.stats = RunStats()
+        self.playback = Playback()  # paused from the preview page (files only)
         self.engine, self.engine_meta = engine, dict(engine_meta or {})
         self.hooks: list[Hook] = []
         self.frames, self.complete = 0, False
@@ -215,12 +217,18 @@ class Session:
             1 if live else max(1, config.model.batch_size or getattr(self.engine, "batch_size", 1))
         )
         step = observer.stage if observer is not None else _no_stage
+        hold = self._holds_first_frame()
         if stop is not None:
             stop.armed = True
         try:
             for frame, embedding in embedded_frames(
                 self.engine, batches(frames, size), lookahead=not live
             ):
+                if hold:
+                    hold = False
+                    self._wait_for_first_object(frame)
+                if not live:  # a camera does not stop because the page paused
+                    self.playback.wait(stop)
                 self.registry.apply(self.tracker, frame.index)
                 for hook in self.hooks:
                     hook(frame, self.tracker)
@@ -237,6 +245,27 @@ class Session:
             # The source closes only once its decode thread has stopped: closing a
             # container under a thread still reading it is not safe.
             self._decoder_stuck = not frames.close()
+
+    def _holds_first_frame(self) -> bool:
+        """A file with the preview on and nothing to track yet waits at its first frame
+        until an object is clicked (``output.wait``, --no-wait); a live source never does."""
+        return (
+            getattr(self.outputs, "preview", None) is not None
+            and self.config.output.wait
+            and not self.source.info.live
+            and not self.prompts
+            and self.config.gaze.mode == "off"
+        )
+
+    def _wait_for_first_object(self, frame: Frame) -> None:
+        self.outputs.show(frame)
+        self.playback.pause("waiting for the first object: click it on the page")
+        log.info("preview: waiting at frame %d until an object is clicked", frame.index)
+        while not self.registry.ids() and self.playback.paused:
+            time.sleep(0.05)
+            if self.stop is not None and self.stop.is_set():
+                raise Interrupted
+        self.playback.play()
 
     def _close_source(self) -> None:
         if self._decoder_stuck:

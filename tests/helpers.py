@@ -10,15 +10,17 @@ CLI = [sys.executable, "-c", "from streamseg.cli import main; main()"]
 
 
 def streamseg(
-    *args: Any, input: bytes | None = None, timeout: float = 120
+    *args: Any, input: bytes | None = None, timeout: float = 120, cwd: Any = None
 ) -> subprocess.CompletedProcess:
-    """Run `streamseg ARGS...`; text output, or bytes when ``input`` (stdin) is given."""
+    """Run `streamseg ARGS...` (in folder ``cwd``); text output, or bytes when ``input``
+    (stdin) is given."""
     return subprocess.run(
         [*CLI, *map(str, args)],
         input=input,
         capture_output=True,
         text=input is None,
         timeout=timeout,
+        cwd=cwd,
     )
 
 

@@ -16,7 +16,10 @@ log = logging.getLogger("streamseg")
 
 
 def default_out(source: str) -> Path:
-    """``<stem>.streamseg`` next to a file or folder; in the current folder for streams."""
+    """``./<stem>.streamseg`` in the current folder, whatever the source (the input's own
+    folder may be read-only, and is never written unless --out says so): a file or folder
+    by its name, an image pattern by its folder, a URL by its last path part, a device by
+    its name, stdin as ``stdin``."""
     if source == "-":
         return Path("stdin.streamseg")
     if "://" in source:
@@ -25,7 +28,7 @@ def default_out(source: str) -> Path:
     path = Path(source)
     if "%" in path.name:  # an image pattern: name it after its folder
         path = path.parent
-    return path.with_name(f"{path.stem or path.resolve().name}.streamseg")
+    return Path(f"{path.stem or path.resolve().name}.streamseg")
 
 
 @click.command()
@@ -63,7 +66,7 @@ def default_out(source: str) -> Path:
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Output folder [default: <input stem>.streamseg next to the input].",
+    help="Output folder [default: ./<input stem>.streamseg in the current folder].",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing result in --out.")
 @click.option(
@@ -117,6 +120,12 @@ def default_out(source: str) -> Path:
     help="Drop stale frames to keep latency bounded [default: on for devices, stdin, URLs].",
 )
 @click.option("--reconnect", is_flag=True, help="Reopen a network stream that drops.")
+@click.option(
+    "--wait/--no-wait",
+    default=None,
+    help="With --preview on a file and no prompt: hold the first frame until an object "
+    "is clicked [default: wait].",
+)
 @click.option(
     "--video-out",
     default=None,
@@ -192,6 +201,7 @@ def run(
     input_options: tuple[str, ...],
     live: bool | None,
     reconnect: bool,
+    wait: bool | None,
     video_out: str | None,
     preview: str | None,
     rotate: str | None,
@@ -234,6 +244,7 @@ def run(
             "source.format": fmt,
             "source.live": live,
             "source.reconnect": reconnect or None,
+            "output.wait": wait,
             "output.video_out": video_out,
             "output.preview": preview,
             "source.rotate": rotate,

@@ -81,10 +81,14 @@ def resolve_model(
 
 def _auto(config: Any, meta: dict[str, Any], sam: Any) -> tuple[Any, dict[str, Any]]:
     from streamseg.engines import weights
-    from streamseg.engines.sam import resolve_device
 
-    device = resolve_device(config.model.device)
-    order = auto_order(device.type)
+    order: tuple[str, ...] = ()
+    device_type = "cpu"
+    if any(weights.is_cached(name) for name in SAM_MODELS):  # else torch is not needed at all
+        from streamseg.engines.sam import resolve_device
+
+        device_type = resolve_device(config.model.device).type
+        order = auto_order(device_type)
     for name in order:
         if not weights.is_cached(name):
             continue
@@ -97,7 +101,7 @@ def _auto(config: Any, meta: dict[str, Any], sam: Any) -> tuple[Any, dict[str, A
         meta["weights"] = _weights_meta(path, weights.checkpoint(name).sha256, "cache")
         meta["reason"] = (
             f"auto: {name} weights are cached in {path.parent} "
-            f"(looked for {', '.join(order)} in that order on {device.type})"
+            f"(looked for {', '.join(order)} in that order on {device_type})"
         )
         log.info("model auto: %s", meta["reason"])
         return _sam(config, name, str(path), meta, sam)
@@ -105,7 +109,7 @@ def _auto(config: Any, meta: dict[str, Any], sam: Any) -> tuple[Any, dict[str, A
         f"auto: no SAM weights cached in {weights.cache_dir()} and no --checkpoint; the "
         "weight-free classic engine runs (streamseg weights download sam-vit-b fetches SAM)"
     )
-    log.warning("model %s", meta["reason"])
+    log.info("model %s", meta["reason"])  # said unless --quiet; and in the output's metadata
     return _classic(config, meta)
 
 

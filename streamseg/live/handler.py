@@ -62,7 +62,7 @@ def _allowed_method(path: str) -> str | None:
     """The one method a known path takes; None for an unknown path."""
     if path in GET_ROUTES:
         return "GET"
-    if path == "/api/prompts":
+    if path in ("/api/prompts", "/api/playback"):
         return "POST"
     if OBJECT_PATH.fullmatch(path):
         return "DELETE"
@@ -146,9 +146,12 @@ class PreviewHandler(BaseHTTPRequestHandler):
             self._raise_not_allowed(path)
 
     def _post(self, path: str) -> None:
-        if path != "/api/prompts":
+        if path == "/api/prompts":
+            self._send_json(self.app.api_prompt(parse_json(self._read_body())))
+        elif path == "/api/playback":
+            self._send_json(self.app.api_playback(parse_json(self._read_body())))
+        else:
             self._raise_not_allowed(path)
-        self._send_json(self.app.api_prompt(parse_json(self._read_body())))
 
     def _delete(self, path: str) -> None:
         match = OBJECT_PATH.fullmatch(path)

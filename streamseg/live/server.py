@@ -35,6 +35,7 @@ from streamseg.live.board import FrameBoard
 from streamseg.live.handler import HttpError, PreviewHandler
 from streamseg.live.schema import parse_prompt_request
 from streamseg.objects import ObjectRegistry
+from streamseg.playback import Playback
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,8 @@ class PreviewServer:
     colour(position) -> (3,) uint8: the overlay colour of the object at that position
     among all objects (so the panel matches the video).
     allowed_hosts: extra names accepted in the Host header (e.g. the machine's
-    DNS name when bound to 0.0.0.0).
+    DNS name when bound to 0.0.0.0). playback: the run's Playback, paused and played
+    from the page (``POST /api/playback``).
     """
 
     def __init__(
@@ -117,6 +119,7 @@ class PreviewServer:
         registry: ObjectRegistry,
         status: Callable[[], dict],
         colour: Callable[[int], np.ndarray] | None = None,
+        playback: Playback | None = None,
         jpeg_quality: int = 80,
         allowed_hosts: Iterable[str] = (),
     ) -> None:
@@ -124,6 +127,7 @@ class PreviewServer:
             raise UsageError(f"jpeg_quality {jpeg_quality} is not in 1..100")
         self.host, self.port = host, port
         self.registry, self._status, self._colour = registry, status, colour
+        self.playback = playback or Playback()
         self.board = FrameBoard(jpeg_quality)
         self.assets = {
             name: ((resources.files("streamseg.live") / "assets" / name).read_bytes(), kind)
@@ -229,7 +233,23 @@ class PreviewServer:
         return name in self._host_names or (self._wildcard and _is_ip(name))
 
     def api_status(self) -> dict[str, Any]:
-        return {**self._status(), "preview": self.board.stats()}
+        playback = {"paused": self.playback.paused, "waiting": self.playback.reason or None}
+        return {**self._status(), **playback, "preview": self.board.stats()}
+
+    def api_playback(self, data: Any) -> dict[str, Any]:
+        """``{"paused": true|false}``: pause or play the run (files; a camera goes on)."""
+        if (
+            not isinstance(data, dict)
+            or set(data) != {"paused"}
+            or not isinstance(data["paused"], bool)
+        ):
+            raise UsageError('expected {"paused": true} or {"paused": false}')
+        if data["paused"]:
+            self.playback.pause()
+        else:
+            self.playback.play()
+        log.info("preview: %s", "paused" if data["paused"] else "playing")
+        return {"paused": self.playback.paused}
 
     def api_objects(self) -> list[dict[str, Any]]:
         """The registry's objects, each with its overlay colour."""

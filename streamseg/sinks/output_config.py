@@ -19,6 +19,8 @@ class OutputConfig:
     stall: seconds a video_out pipe ("-") may take nothing, once the run is ending,
     before it is given up on (its reader paused or went away).
     preview: "[HOST:]PORT" to serve the live preview page (None: no preview).
+    wait: with the preview on a file and no prompt, hold the first frame until the
+    first object is clicked (a live source never waits).
     """
 
     overlay: bool = True
@@ -31,6 +33,7 @@ class OutputConfig:
     video_out: str | None = None
     stall: float = 10.0
     preview: str | None = None
+    wait: bool = True
 
     def __post_init__(self) -> None:
         self.validate()

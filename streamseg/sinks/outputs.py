@@ -93,8 +93,14 @@ class FolderOutputs:
                 registry=session.registry,
                 status=session.stats.as_dict,
                 colour=object_colour,
+                playback=session.playback,
             )
             self.preview.start()
+
+    def show(self, frame: Any) -> None:
+        """Put ``frame`` (a Frame, nothing drawn on it) on the preview page."""
+        if self.preview is not None:
+            self.preview.publish(frame.index, frame.image)
 
     def check(self) -> None:
         check_output(self.out, self.overwrite, self.config.video_out)

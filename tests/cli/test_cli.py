@@ -43,29 +43,21 @@ def test_run_info_export(tmp_path, clip):
 
 
 def test_progress_and_default_out(tmp_path):
-    path = tmp_path / "clip.mp4"
+    videos, work = tmp_path / "videos", tmp_path / "work"
+    videos.mkdir()
+    work.mkdir()
+    path = videos / "clip.mp4"
     disc_video(path, n=12)
-    r = streamseg("run", path, "--prompt", "22,60", "--model", "classic")
+    r = streamseg("run", path, "--prompt", "22,60", "--model", "classic", cwd=work)
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "clip.streamseg" / "masks.zarr").is_dir()
+    assert (work / "clip.streamseg" / "masks.zarr").is_dir()  # in the current folder
+    assert sorted(p.name for p in videos.iterdir()) == ["clip.mp4"]  # the input's untouched
     assert "frame/s" in r.stderr and "wrote 12 frames" in r.stderr
-    again = streamseg("run", path, "--prompt", "22,60", "--model", "classic")
+    again = streamseg("run", path, "--prompt", "22,60", "--model", "classic", cwd=work)
     assert again.returncode == 4 and "--overwrite" in again.stderr
-    assert (
-        streamseg(
-            "run",
-            path,
-            "--prompt",
-            "22,60",
-            "--model",
-            "classic",
-            "--overwrite",
-            "--max-frames",
-            "5",
-        ).returncode
-        == 0
-    )
-    g = zarr.open_group(str(tmp_path / "clip.streamseg" / "masks.zarr"), mode="r")
+    args = ("--model", "classic", "--overwrite", "--max-frames", "5")
+    assert streamseg("run", path, "--prompt", "22,60", *args, cwd=work).returncode == 0
+    g = zarr.open_group(str(work / "clip.streamseg" / "masks.zarr"), mode="r")
     assert g.attrs["frames_written"] == 5
 
 

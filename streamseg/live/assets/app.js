@@ -14,6 +14,7 @@ const state = {
   objects: [],
   marks: [],        // recent clicks {x, y, label, until}, drawn over the frames
   drawTimes: [],    // when frames were drawn, for the page's own frame rate
+  paused: false,    // the run is paused (or waiting at its first frame for a click)
 };
 
 const MARK_MS = 1500;
@@ -253,10 +254,24 @@ async function refreshStatus() {
     `frame ${s.frame_index ?? s.preview?.frame_index ?? "–"} (shown ${state.shown})`,
     `view ${viewFps.toFixed(1)} fps`,
   ];
+  if (s.waiting) parts.unshift(s.waiting);
+  else if (s.paused) parts.unshift("paused");
+  state.paused = Boolean(s.paused);
+  document.getElementById("playback").textContent = state.paused ? "Play" : "Pause";
   const line = document.getElementById("status");
   line.textContent = parts.join(" · ");
   line.classList.remove("offline");
 }
+
+// ---- pause / play ------------------------------------------------------------------
+
+document.getElementById("playback").addEventListener("click", async () => {
+  const answer = await api("POST", "/api/playback", { paused: !state.paused });
+  if (answer) {
+    state.paused = answer.paused;
+    document.getElementById("playback").textContent = state.paused ? "Play" : "Pause";
+  }
+});
 
 window.addEventListener("resize", fit);
 setInterval(refreshStatus, 1000);
