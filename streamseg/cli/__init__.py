@@ -19,7 +19,7 @@ from streamseg.cli.weights import weights
 from streamseg.version import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(__version__, prog_name="streamseg")
 def cli() -> None:
     """Segment objects in video streams and keep them segmented."""

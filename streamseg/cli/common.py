@@ -15,7 +15,8 @@ log = logging.getLogger("streamseg")
 
 
 def setup_logging(quiet: bool, debug: bool) -> None:
-    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    """Info and warnings on stderr; ``--quiet``: errors only; ``--debug``: everything."""
+    level = logging.DEBUG if debug else logging.ERROR if quiet else logging.INFO
     logging.basicConfig(level=level, format="streamseg: %(message)s", stream=sys.stderr)
 
 

@@ -18,10 +18,22 @@ from streamseg.cli.common import guarded, setup_logging
     default="mask",
     help="mask: the frame-0 annotation is given; click: one click at its most interior point.",
 )
-@click.option("--model", default="classic", metavar="NAME", help="Engine [default: classic].")
-@click.option("--sequences", default=None, help="Comma-separated sequence names [all].")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None)
-@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE")
+@click.option("--model", default="classic", metavar="NAME", help="Engine.")
+@click.option("--sequences", default=None, help="Comma-separated sequence names [default: all].")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A YAML config (see configs/) [default: the built-in defaults].",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="SECTION.KEY=VALUE",
+    help="Override one config value. Repeatable [default: none].",
+)
 @click.option(
     "--json",
     "json_path",
@@ -77,19 +89,29 @@ def evaluate(
 
 @click.command()
 @click.argument("source")
-@click.option("--model", default="sam-vit-b", metavar="NAME", help="Engine [sam-vit-b].")
-@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None)
+@click.option("--model", default="sam-vit-b", metavar="NAME", help="Engine.")
+@click.option(
+    "--checkpoint",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A local SAM checkpoint (.pth) [default: the cached official one].",
+)
 @click.option("--random-weights", is_flag=True, help="The named architecture, random weights.")
 @click.option(
     "--batch-size",
     type=click.IntRange(min=0),
     default=0,
-    help="Frames per encoder call [per device].",
+    help="Frames per encoder call (0: the device's default).",
 )
-@click.option("--max-frames", type=int, default=20, help="Frames to run [20].")
+@click.option("--max-frames", type=int, default=20, help="Frames to run.")
 @click.option("--device", default="auto")
 @click.option("--dtype", default="auto")
-@click.option("--prompt", "prompt_texts", multiple=True, help="As for run [the frame's centre].")
+@click.option(
+    "--prompt",
+    "prompt_texts",
+    multiple=True,
+    help="As for run [default: a click at the frame's centre].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def bench(

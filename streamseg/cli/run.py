@@ -75,26 +75,31 @@ def default_out(source: str) -> Path:
     metavar="NAME",
     help=f"Segmentation engine: {', '.join(MODELS)} [default: auto].",
 )
-@click.option("--device", default=None, help="auto, cpu, cuda or cuda:N.")
+@click.option("--device", default=None, help="auto, cpu, cuda or cuda:N [default: auto].")
 @click.option(
     "--checkpoint",
     type=click.Path(dir_okay=False),
     default=None,
-    help="A local SAM checkpoint (.pth); its architecture is read from the file.",
+    help="A local SAM checkpoint (.pth); its architecture is read from the file [default: none].",
 )
-@click.option("--dtype", default=None, metavar="auto|float32|bfloat16|float16", help="SAM dtype.")
+@click.option(
+    "--dtype",
+    default=None,
+    metavar="auto|float32|bfloat16|float16",
+    help="SAM dtype [default: auto].",
+)
 @click.option(
     "--batch-size",
     type=click.IntRange(min=0),
     default=None,
-    help="Frames per SAM encoder call [0: 8 on CUDA, 1 on CPU].",
+    help="Frames per SAM encoder call [default: 0: 8 on CUDA, 1 on CPU].",
 )
 @click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="A YAML config (see configs/).",
+    help="A YAML config (see configs/) [default: configs/default.yaml's values].",
 )
 @click.option(
     "--set",
@@ -103,10 +108,21 @@ def default_out(source: str) -> Path:
     metavar="SECTION.KEY=VALUE",
     help="Override one config value. Repeatable.",
 )
-@click.option("--start", type=float, default=None, help="Seconds to skip at the start.")
-@click.option("--max-frames", type=int, default=None, help="Stop after this many frames.")
-@click.option("--fps", type=float, default=None, help="Frame rate of an image folder/pattern.")
-@click.option("--format", "fmt", default=None, help="Force FFmpeg's input format (e.g. mpegts).")
+@click.option(
+    "--start", type=float, default=None, help="Seconds to skip at the start [default: 0]."
+)
+@click.option(
+    "--max-frames", type=int, default=None, help="Stop after this many frames [default: all]."
+)
+@click.option(
+    "--fps", type=float, default=None, help="Frame rate of an image folder/pattern [default: 24]."
+)
+@click.option(
+    "--format",
+    "fmt",
+    default=None,
+    help="Force FFmpeg's input format (e.g. mpegts) [default: probed].",
+)
 @click.option(
     "--input-option",
     "input_options",
@@ -130,54 +146,71 @@ def default_out(source: str) -> Path:
     "--video-out",
     default=None,
     metavar="PATH|-",
-    help="Write the overlay video here instead of OUT/overlay.mp4; - streams MPEG-TS to stdout.",
+    help="Write the overlay video here instead of OUT/overlay.mp4; - streams MPEG-TS to stdout "
+    "[default: OUT/overlay.mp4].",
 )
 @click.option(
     "--preview",
     default=None,
     metavar="[HOST:]PORT",
-    help="Serve a live preview page (127.0.0.1 unless HOST is given); click it to segment.",
+    help="Serve a live preview page (127.0.0.1 unless HOST is given); click it to segment "
+    "[default: no preview].",
 )
 @click.option(
     "--rotate",
     default=None,
     metavar="auto|0|90|180|270",
-    help="Turn frames clockwise; auto: upright Aria frames, phone display rotation [auto].",
+    help="Turn frames clockwise; auto: upright Aria frames, phone display rotation "
+    "[default: auto].",
 )
-@click.option("--stream", default=None, help="Aria VRS camera label or id [camera-rgb].")
+@click.option("--stream", default=None, help="Aria VRS camera label or id [default: camera-rgb].")
 @click.option("--undistort", is_flag=True, help="Aria fisheye frames to a pinhole camera.")
 @click.option(
     "--gaze",
     "gaze_path",
     default=None,
     metavar="PATH|device",
-    help="Aria eye gaze: MPS general/personalized_eye_gaze.csv, or a Gen2 recording's own.",
+    help="Aria eye gaze: MPS general/personalized_eye_gaze.csv, or a Gen2 recording's own "
+    "[default: none].",
 )
 @click.option(
     "--gaze-mode",
     default=None,
     metavar="off|first|fixation",
-    help="first: segment what is looked at (= --prompt gaze); fixation: each new fixation.",
+    help="first: segment what is looked at (= --prompt gaze); fixation: each new fixation "
+    "[default: off].",
 )
 @click.option(
     "--inpaint",
     type=click.Choice(["remove", "replace"]),
     default=None,
-    help="Re-render the masked objects into OUT/rendered.mp4: remove them, or replace them.",
+    help="Re-render the masked objects into OUT/rendered.mp4: remove them, or replace them "
+    "[default: off].",
 )
-@click.option("--inpaint-prompt", default=None, help='What to paint with replace ("a red vase").')
-@click.option("--inpaint-objects", default=None, metavar="ID,ID", help="Which objects [all].")
+@click.option(
+    "--inpaint-prompt",
+    default=None,
+    help='What to paint with replace ("a red vase") [default: none].',
+)
+@click.option(
+    "--inpaint-objects", default=None, metavar="ID,ID", help="Which objects [default: all]."
+)
 @click.option(
     "--inpaint-backend",
     default=None,
     metavar="auto|diffusion|opencv",
-    help="diffusion (Stable Diffusion inpainting) or opencv (weight-free remover) [auto].",
+    help="diffusion (Stable Diffusion inpainting) or opencv (weight-free remover) [default: auto].",
 )
 @click.option(
-    "--inpaint-model", default=None, metavar="ID|PATH", help="Diffusers inpainting model."
+    "--inpaint-model",
+    default=None,
+    metavar="ID|PATH",
+    help="Diffusers inpainting model [default: stable-diffusion-v1-5/stable-diffusion-inpainting].",
 )
-@click.option("--inpaint-every", default=None, type=int, help="Re-run the model every K frames.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar or info messages.")
+@click.option(
+    "--inpaint-every", default=None, type=int, help="Re-run the model every K frames [default: 8]."
+)
+@click.option("--quiet", "-q", is_flag=True, help="Errors only: no progress bar, info or warnings.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 def run(
     source: str,

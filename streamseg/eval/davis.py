@@ -41,6 +41,11 @@ def list_sequences(root: str | Path) -> list[str]:
     return names
 
 
+def _has_frames(root: Path, seq: str) -> bool:
+    folder = root / "JPEGImages" / "480p" / seq
+    return folder.is_dir() and any(folder.glob("*.jpg"))
+
+
 def _files(root: Path, seq: str) -> tuple[list[Path], list[Path]]:
     jpgs = sorted((root / "JPEGImages" / "480p" / seq).glob("*.jpg"))
     pngs = sorted((root / "Annotations" / "480p" / seq).glob("*.png"))
@@ -134,6 +139,12 @@ def evaluate(
     over frames 1 .. T-2) and fps (the pipeline end to end, without writing).
     """
     names = list(sequences) if sequences else list_sequences(root)
+    missing = [seq for seq in names if not _has_frames(Path(root), seq)]
+    if missing:  # every name checked before any sequence runs
+        known = ", ".join(list_sequences(root)[:20])
+        raise SourceNotFoundError(
+            f"no sequence {', '.join(map(repr, missing))} under {root}; known: {known}"
+        )
     rows = []
     for seq in names:
         preds, gts, spent = run_sequence(root, seq, init, copy.deepcopy(config))

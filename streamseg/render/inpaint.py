@@ -298,7 +298,9 @@ def build_inpainter(config: InpaintConfig, device: str = "auto") -> tuple[Any, d
         except EngineError as error:
             if need:
                 raise
-            log.warning("inpaint: %s; using the weight-free remover instead", error)
+            # auto and no diffusion weights at hand: what was asked for (remove) still runs;
+            # the reason is in the metadata, and a line says so unless --quiet
+            log.info("inpaint: the weight-free remover runs (no diffusion model at hand)")
             meta["fallback"] = str(error)
     if model is None:
         renderer = FlowRemover(config)

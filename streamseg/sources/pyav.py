@@ -52,8 +52,9 @@ class PyAVSource(SourceBase):
         except FileNotFoundError as error:
             raise SourceNotFoundError(f"no such file: {spec}; check the path") from error
         except (av.error.FFmpegError, ValueError) as error:
+            reason = getattr(error, "strerror", None) or str(error)  # no raw errno numbers
             raise SourceError(
-                f"cannot read {spec} as video ({error}); "
+                f"cannot read {spec} as video ({reason}); "
                 "give a video file, image folder, URL or '-'"
             ) from error
         if not self.container.streams.video:
