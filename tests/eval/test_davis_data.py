@@ -50,6 +50,9 @@ def test_mask_init_j_and_f_floor(sequence, floor):
 def test_tracked_prompts_stay_on_real_objects_with_a_truth_engine():
     """The tracker's prompts (flow-carried points, box, prior) on real footage, judged by
     an engine that answers from the ground truth and returns a decoy when missed."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "track"))  # the truth engine lives there
     from test_reacquire import TruthEngine
 
     from streamseg.track.tracker import Tracker
