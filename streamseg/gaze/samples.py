@@ -13,11 +13,8 @@ projected into the frame's camera with projectaria_tools'
 has one (Gen2 vergence), at the sample's depth when it has one (vergence depth of
 Gen1 personalized gaze), else at ``default_depth_m`` along the gaze ray. The
 pixel is then turned like the frame (undistortion is taken care of by projecting
-through the pinhole calibration the frames were undistorted to).
-
-Fixations: ``detect_fixations`` (I-DT, dispersion threshold, Salvucci & Goldberg
-2000) over a whole track, ``FixationDetector`` fed one (time, xy) per frame.
-Dispersion is ``(max x - min x) + (max y - min y)`` in pixels of the frame.
+through the pinhole calibration the frames were undistorted to). Fixations are
+found in fixations.py; gaze becomes prompts in prompts.py.
 """
 
 from __future__ import annotations

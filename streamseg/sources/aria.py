@@ -41,12 +41,12 @@ from streamseg.geometry import (
 from streamseg.sources.aria_vrs import (
     RECORDING_KEYS,
     TIME_BASE,
-    _frame_rate,
-    _plain,
     camera_calibration_dict,
     find_image_stream,
+    frame_rate,
     native_output_to_log,
     open_vrs,
+    plain_value,
     upright_rotation,
 )
 from streamseg.sources.base import SourceBase, SourceConfig, SourceInfo, limit_frames
@@ -112,7 +112,7 @@ class AriaSource(SourceBase):
             self.applied_rotation = normalize_degrees(rotate)
         self.first_ns = int(self.provider.get_first_time_ns(self.stream_id, TimeDomain.DEVICE_TIME))
         self.last_ns = int(self.provider.get_last_time_ns(self.stream_id, TimeDomain.DEVICE_TIME))
-        rate = _frame_rate(self.first_ns, self.last_ns, self.count)
+        rate = frame_rate(self.first_ns, self.last_ns, self.count)
         width, height = rotated_size(*self.raw_size, self.applied_rotation)
         duration = (self.last_ns - self.first_ns) / 1e9 + (1 / float(rate) if rate else 0.0)
         self.info = SourceInfo(
@@ -251,7 +251,7 @@ class AriaSource(SourceBase):
             out["pinhole_calibration"] = camera_calibration_dict(self.calibration)
         try:
             meta = self.provider.get_metadata()
-            out["recording"] = {key: _plain(getattr(meta, key)) for key in RECORDING_KEYS}
+            out["recording"] = {key: plain_value(getattr(meta, key)) for key in RECORDING_KEYS}
         except Exception as error:  # noqa: BLE001 - metadata is optional in VRS files
             log.debug("%s: no recording metadata (%s)", self.path.name, error)
         return out

@@ -146,7 +146,7 @@ def upright_rotation(device_calibration: Any, label: str, device_version: str = 
     return max(scores, key=lambda d: scores[d])
 
 
-def _frame_rate(first_ns: int, last_ns: int, count: int) -> Fraction | None:
+def frame_rate(first_ns: int, last_ns: int, count: int) -> Fraction | None:
     """Mean frame rate of the stream; snapped to a whole number when within 1% of one."""
     if count < 2 or last_ns <= first_ns:
         return None
@@ -156,7 +156,7 @@ def _frame_rate(first_ns: int, last_ns: int, count: int) -> Fraction | None:
     return Fraction(fps).limit_denominator(1001)
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """JSON-friendly: numbers and strings as they are, pybind enums by their str."""
     return value if isinstance(value, (int, float, str, bool)) or value is None else str(value)
 
