@@ -23,7 +23,7 @@ def setup_logging(quiet: bool, debug: bool) -> None:
 def guarded(job: Any, debug: bool, stop: Any = None) -> None:
     """Run ``job``: StreamsegError -> one line + its exit code; Ctrl-C/SIGTERM -> 130.
 
-    With ``stop`` (a pipeline.StopFlag), a Ctrl-C or SIGTERM once frames flow only sets
+    With ``stop`` (a session.StopFlag), a Ctrl-C or SIGTERM once frames flow only sets
     it, and the pipeline stops between frames (a KeyboardInterrupt raised inside a
     queue or a lock could leave a stage thread waiting forever); before that, or the
     second time, it interrupts at once.

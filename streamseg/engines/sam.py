@@ -6,7 +6,7 @@ device; on CUDA the uint8 frames go through pinned host memory with non-blocking
 copies, everything runs under bf16 autocast (fp16 where bf16 is unsupported), and
 the whole batch is queued on a side stream: ``embed`` returns at once with handles
 whose features are finished when their CUDA event fires, so the mask decoder of one
-batch can run while the encoder works on the next (``pipeline.embedded_frames``
+batch can run while the encoder works on the next (``session.embedded_frames``
 hands the encoder batch k+1 before batch k is decoded). On the CPU everything is
 synchronous and float32 unless a dtype is asked for.
 
