@@ -15,6 +15,8 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
+from streamseg.sinks.base import SinkBase
+
 
 class Observer(Protocol):
     def stage(self, name: str) -> contextlib.AbstractContextManager[Any]: ...
@@ -56,7 +58,7 @@ class ObservedEngine:
             return self._engine.segment(embedding, prompts)
 
 
-class ObservedSink:
+class ObservedSink(SinkBase):
     """A sink whose writes and close count as ``name`` (e.g. "writing")."""
 
     def __init__(self, sink: Any, observer: Observer, name: str = "writing") -> None:

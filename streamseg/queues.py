@@ -14,9 +14,10 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Any
 
 from streamseg.errors import Interrupted, OutputError, StreamsegError
+from streamseg.sinks.base import Sink, SinkBase
 
 log = logging.getLogger(__name__)
 
@@ -113,15 +114,7 @@ class Prefetch:
         return not self._thread.is_alive()
 
 
-class Sink(Protocol):
-    """A consumer of per-frame results. ``close(complete)`` finalizes the output."""
-
-    def write(self, item: Any) -> None: ...
-
-    def close(self, complete: bool) -> None: ...
-
-
-class ThreadedSink:
+class ThreadedSink(SinkBase):
     """Run a sink in its own thread behind a bounded queue: its writes and its close.
 
     ``write`` blocks when the queue is full (backpressure, so memory stays flat) and

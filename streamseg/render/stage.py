@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from streamseg.render.overlay import draw_overlay
+from streamseg.sinks.base import SinkBase
 from streamseg.sinks.video import VideoSink
 from streamseg.types import FrameResult
 
@@ -38,7 +39,7 @@ class Overlay:
         pass
 
 
-class RenderedVideo:
+class RenderedVideo(SinkBase):
     """A sink: render each result with ``renderer`` and encode the picture with ``video``.
 
     observer: an object with ``stage(name)`` context managers (``streamseg bench``):

@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from streamseg.sinks.base import SinkBase
 from streamseg.types import FrameResult
 
 if TYPE_CHECKING:
     from streamseg.live.server import PreviewServer
 
 
-class PreviewSink:
+class PreviewSink(SinkBase):
     """Show each FrameResult in the preview.
 
     ``write`` is cheap: ``render`` (FrameResult -> (H, W, 3) uint8 RGB, the overlay)

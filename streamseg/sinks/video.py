@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from streamseg.sinks.base import SinkBase
 from streamseg.sources import SourceInfo
 from streamseg.types import Frame
 
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 MP4_AUDIO = {"aac", "mp3", "opus", "ac3", "eac3", "alac", "flac"}
 
 
-class VideoSink:
+class VideoSink(SinkBase):
     """Encode pictures to ``path`` (H.264, yuv420p; "-": MPEG-TS on stdout).
 
     ``write(picture, frame)``: picture (H, W, 3) uint8 RGB, timed by ``frame``'s pts.

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from streamseg.sinks.base import SinkBase
 from streamseg.types import FrameResult
 
 PER_FRAME = {  # name -> (dtype, trailing shape per object or None for per-frame)
@@ -32,7 +33,7 @@ TIMING = {"frame_index": "int64", "pts": "int64", "time": "float64", "latency": 
 TIMING_CHUNK = 4096
 
 
-class ZarrSink:
+class ZarrSink(SinkBase):
     """Write FrameResults to ``path`` (created; must not exist).
 
     attrs: the metadata to store (source, engine, config...); ``objects`` is

@@ -2,6 +2,7 @@ from fractions import Fraction
 
 import av
 import numpy as np
+import pytest
 import zarr
 
 from streamseg.render.overlay import draw_overlay
@@ -163,3 +164,16 @@ def test_overlay_draws_only_present_objects():
     mask = r.masks[0]
     assert not np.array_equal(image[mask], r.frame.image[mask])
     assert np.array_equal(image[~mask], r.frame.image[~mask])  # object 2 absent: untouched
+
+
+def test_sinks_are_context_managers(tmp_path):
+    rs = results(3)
+    with ZarrSink(tmp_path / "ok.zarr", {}, chunk_frames=2) as sink:
+        for r in rs:
+            sink.write(r)
+    assert zarr.open_group(str(tmp_path / "ok.zarr"), mode="r").attrs["complete"] is True
+    with pytest.raises(RuntimeError), ZarrSink(tmp_path / "cut.zarr", {}, chunk_frames=2) as sink:
+        sink.write(rs[0])
+        raise RuntimeError("the run failed")
+    attrs = zarr.open_group(str(tmp_path / "cut.zarr"), mode="r").attrs
+    assert attrs["complete"] is False and attrs["frames_written"] == 1  # what came is kept
