@@ -422,3 +422,27 @@ def test_a_complete_run_into_a_stdout_pipe_nobody_reads_ends(tmp_path):
     assert len(lines) == 1 and "video output took nothing for 1 s" in lines[0], stderr
     g = zarr.open_group(str(out / "masks.zarr"), mode="r")  # the masks are all there
     assert g.attrs["frames_written"] == 3 and g.attrs["complete"] is True
+
+
+def test_the_classic_engine_runs_without_importing_torch(tmp_path):
+    """``--model auto`` without SAM weights and ``classic``: no torch, diffusers or
+    transformers (seconds of start-up, and frames lost on a live stream)."""
+    path = tmp_path / "clip.mp4"
+    disc_video(path, n=3)
+    code = (
+        "import sys; from streamseg.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = ('torch', 'diffusers', 'transformers', 'segment_anything')\n"
+        "print('HEAVY', ' '.join(m for m in heavy if m in sys.modules))"
+    )
+    for model in ("auto", "classic"):
+        args = ["run", str(path), "--prompt", "22,60", "--model", model, "-q"]
+        r = subprocess.run(
+            [sys.executable, "-c", code, *args, "--out", str(tmp_path / model)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == "HEAVY", (model, r.stdout)
+        assert r.stderr == ""  # -q: errors only
