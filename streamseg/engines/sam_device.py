@@ -14,37 +14,11 @@ from typing import Any
 import numpy as np
 
 from streamseg.choices import DTYPES
+from streamseg.devices import resolve_device
 from streamseg.engines import sam_prompts as sp
 from streamseg.errors import EngineError
 
-
-def resolve_device(name: str) -> Any:
-    """A torch.device for "auto", "cpu", "cuda", "cuda:N" (or any torch device name)."""
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise EngineError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from error
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise EngineError(f"--device {name}: CUDA is not available here; use --device cpu")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise EngineError(
-                f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here"
-            )
-    elif device.type != "cpu":
-        # mps, xpu...: torch.mps.is_available() and the like; meta and others have none
-        backend = getattr(torch, device.type, None)
-        available = getattr(backend, "is_available", None)
-        if not (callable(available) and available()):
-            raise EngineError(
-                f"--device {name}: this PyTorch cannot run on {device.type} here; "
-                "use --device cpu or cuda"
-            )
-    return device
+__all__ = ["resolve_device"]  # kept here too: the SAM modules import it from this module
 
 
 # --dtype values: autocast dtypes for the SAM engine ("auto": see resolve_dtype).

@@ -23,23 +23,13 @@ from urllib.parse import urlparse
 import numpy as np
 
 from streamseg.choices import DTYPES
+from streamseg.devices import resolve_device
 from streamseg.errors import EngineError, UsageError
 from streamseg.render.inpaint_config import InpaintConfig
 
 log = logging.getLogger(__name__)
 
 FALLBACK = "or use --inpaint-backend opencv (weight-free remover, needs no model)"
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> cuda when available, else cpu; anything else checked and returned."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise EngineError(f"inpaint device {device!r} asked for, but CUDA is not available here")
-    return device
 
 
 def resolve_dtype(name: str, device: str) -> Any:
@@ -244,7 +234,7 @@ def load_diffusion(
             f"the diffusion backend needs {error.name}: "
             f"pip install 'streamseg[diffusion]'; {FALLBACK}"
         ) from error
-    dev = resolve_device(device)
+    dev = str(resolve_device(device))
     dtype = resolve_dtype(config.dtype, dev)
     pipe = load_pipeline(config.model, dev, dtype, allow_download)
     model = DiffusionModel(pipe, config, dev)
