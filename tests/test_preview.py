@@ -486,8 +486,8 @@ def test_preview_sink_publishes_the_overlay(server: PreviewServer) -> None:
     status, headers, body = call(server, "GET", "/frame.jpg?after=5")
     assert headers["X-Frame-Index"] == "9"
     bgr = decode(body)
-    red = object_colour(0)  # the first object's colour, (128, 0, 0)
-    assert np.abs(bgr[60, 80, ::-1].astype(int) - red).max() < 12
+    colour = object_colour(0)  # the first object's colour, drawn at alpha 1
+    assert np.abs(bgr[60, 80, ::-1].astype(int) - colour).max() < 12
     assert bgr[10, 10].max() < 12  # the background stays black
     assert call(server, "GET", "/api/status")[0] == 200  # close(complete) kept it serving
 

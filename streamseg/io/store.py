@@ -75,7 +75,7 @@ def export_png(out: str | Path, dest: str | Path, chunk: int = 16) -> int:
     """
     from PIL import Image
 
-    from streamseg.render.overlay import PALETTE
+    from streamseg.render.colours import PALETTE
 
     group = open_masks(out)
     t = int(group.attrs.get("frames_written", 0))
