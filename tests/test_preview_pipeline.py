@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import zarr
-from synthetic import disc_clip, iou, pace, stream_chunks
+from synthetic import disc_clip, iou, stream_chunks
 
 try:
     from test_browser import (
@@ -29,7 +30,7 @@ pytestmark = needs_browser  # chromium and chromedriver, or a skip saying so
 
 
 def test_click_in_browser_segments_the_object_in_the_output(tmp_path: Path) -> None:
-    frames, masks = disc_clip(300, 320, 240, wobble=0)  # 10 s at 30 fps
+    frames, masks = disc_clip(600, 320, 240, wobble=0)  # up to 20 s at 30 fps
     chunks = stream_chunks(frames, fps=30)
     out = tmp_path / "o"
     proc = subprocess.Popen(
@@ -40,8 +41,8 @@ def test_click_in_browser_segments_the_object_in_the_output(tmp_path: Path) -> N
         text=False,
     )
     log: list[str] = []
-    url_seen, clicked = threading.Event(), threading.Event()
-    after_click = 90  # frames the camera still sends once the click is in
+    url_seen = threading.Event()
+    sent, stop_at = [0], [len(chunks)]  # chunks written; where the camera stops
 
     def read_log() -> None:
         for line in iter(proc.stderr.readline, b""):
@@ -50,14 +51,16 @@ def test_click_in_browser_segments_the_object_in_the_output(tmp_path: Path) -> N
                 url_seen.set()
 
     def feed() -> None:
-        # The camera starts once the page can be opened and holds its last frames back
-        # until the click is in: a loaded machine may take long to start streamseg or
+        # The camera starts once the page can be opened and stops 3 s after the click
+        # (or at the clip's end): a loaded machine may take long to start streamseg or
         # Chromium, and the test is about the click, not about how fast they start.
         try:
             if url_seen.wait(120):
-                pace(proc.stdin.write, chunks[:-after_click], 30)
-                clicked.wait(120)
-                pace(proc.stdin.write, chunks[-after_click:], 30)
+                start = time.monotonic()
+                while sent[0] < min(stop_at[0], len(chunks)):
+                    time.sleep(max(0.0, start + sent[0] / 30 - time.monotonic()))
+                    proc.stdin.write(chunks[sent[0]])
+                    sent[0] += 1
             proc.stdin.close()
         except (BrokenPipeError, ValueError):
             pass
@@ -73,7 +76,7 @@ def test_click_in_browser_segments_the_object_in_the_output(tmp_path: Path) -> N
         ys, xs = np.nonzero(masks[shown])
         click_source(driver, float(xs.mean()), float(ys.mean()))
         clicked_at = shown
-        clicked.set()
+        stop_at[0] = sent[0] + 90  # 3 s more of the camera: the object tracked after
     writer.join(timeout=120)
     proc.wait(timeout=120)
     assert proc.returncode == 0, "".join(log)
