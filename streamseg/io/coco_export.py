@@ -4,7 +4,9 @@ present object, masks as compressed run-length encoding (RLE).
 The file is what pycocotools (``COCO(path)``, ``mask.decode``) and annotation tools read:
 
   info: the source and engine; videos: [{id 1, name, width, height, fps}];
-  images: one per frame, {id, video_id, file_name, width, height, frame_index, time, pts};
+  images: one per frame, {id, video_id, file_name, width, height, frame_index, time, pts}
+    (file_name: NNNNN.jpg by source frame index, the name the PNG export uses too; no
+    image files are written, tools that need them get them by extracting the frames);
   annotations: {id, image_id, category_id, track_id, object_id, segmentation {size [H, W],
     counts}, area, bbox [x, y, w, h], iscrowd 0, score};
   categories: one per object, {id: object id, name}.
