@@ -19,4 +19,4 @@ INPAINT_BACKENDS = ("auto", "diffusion", "opencv")  # --inpaint-backend
 INPAINT_METHODS = ("telea", "ns")  # inpaint.method (cv2.inpaint)
 FLOW_PRESETS = ("ultrafast", "fast", "medium")  # tracker.flow_preset, inpaint flow (DIS presets)
 EVAL_INITS = ("mask", "click")  # streamseg eval --init
-EXPORT_FORMATS = ("png",)  # streamseg export --format
+EXPORT_FORMATS = ("png", "coco")  # streamseg export --format

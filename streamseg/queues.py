@@ -197,7 +197,7 @@ class ThreadedSink(SinkBase):
             )
             if complete and self._error is None:
                 raise OutputError(stuck)
-            log.warning("%s", stuck)
+            log.error("%s", stuck)  # an output lost, even with --quiet; the run's own error follows
             return
         self._raise_if_failed()
 

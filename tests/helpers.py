@@ -24,6 +24,16 @@ def streamseg(
     )
 
 
+def frames_written(out: Any) -> int:
+    """OUT/masks.zarr's frames_written so far; -1 before the store exists."""
+    import zarr
+
+    try:
+        return zarr.open_group(str(out / "masks.zarr"), mode="r").attrs["frames_written"]
+    except Exception:  # noqa: BLE001 - not created yet
+        return -1
+
+
 def track(tracker: Any, frames: list, start: int = 0) -> list:
     """Step ``tracker`` over RGB ``frames`` numbered from ``start``; its FrameResults."""
     from streamseg.types import Frame

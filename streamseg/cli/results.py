@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from streamseg.choices import EXPORT_FORMATS
 from streamseg.cli.common import guarded, setup_logging
 
 
@@ -48,24 +49,31 @@ def info(out: Path, as_json: bool) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["png"]),
+    type=click.Choice(list(EXPORT_FORMATS)),
     default="png",
-    help="png: DAVIS palette PNGs, one per frame (value = object id).",
+    help="png: DAVIS palette PNGs, one per frame (value = object id); coco: one COCO JSON "
+    "of run-length masks per frame and object, with the frame times.",
 )
 @click.option(
     "--dest",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder for the files [default: OUT/png].",
+    help="Folder for the files [default: OUT/FORMAT].",
 )
 def export(out: Path, fmt: str, dest: Path | None) -> None:
-    """Export the masks of result folder OUT as image files."""
+    """Export the masks of result folder OUT: PNG images, or COCO run-length JSON."""
     setup_logging(False, False)
 
     def job() -> None:
-        from streamseg.results import export_png
-
         target = dest or out / fmt
+        if fmt == "coco":
+            from streamseg.export.coco import COCO_FILE, export_coco
+
+            count = export_coco(out, target)
+            click.echo(f"wrote {count} annotations to {target / COCO_FILE}")
+            return
+        from streamseg.export.png import export_png
+
         count = export_png(out, target)
         click.echo(f"wrote {count} PNG files to {target}")
 

@@ -5,7 +5,10 @@ Layout (one group, ``OUT/masks.zarr``; T frames, N objects, H x W pixels):
   scores (T, N) float32; boxes (T, N, 4) float32; present (T, N) bool;
   frame_index (T,) int64; pts (T,) int64 (-1 when unknown); time (T,) float64 s;
   latency (T,) float32 s, from the frame's arrival to its result;
-  with ``gaze``: gaze (T, 2) float32 x, y (NaN when invalid), gaze_valid (T,) bool.
+  with ``gaze``: gaze (T, 2) float32 x, y (NaN when invalid), gaze_valid (T,) bool;
+  object (N,) int64: the object ids, in the order of the object axis.
+Every array carries Zarr v3 ``dimension_names`` (``DIMS``: t, object, y, x, coord, xy),
+so xarray opens the store with named dimensions and the ids as the object coordinate.
 Frames are buffered and written a chunk at a time; after each write the arrays
 are exactly ``frames_written`` long and the attributes say so, so a reader (or a
 crash) always sees a valid store. ``close(complete)`` writes the tail and sets
@@ -31,6 +34,17 @@ PER_FRAME = {  # name -> (dtype, trailing shape per object or None for per-frame
 }
 TIMING = {"frame_index": "int64", "pts": "int64", "time": "float64", "latency": "float32"}
 TIMING_CHUNK = 4096
+# Zarr v3 dimension names, the same name for the same axis in every array.
+DIMS = {
+    "masks": ("t", "object", "y", "x"),
+    "scores": ("t", "object"),
+    "boxes": ("t", "object", "coord"),
+    "present": ("t", "object"),
+    **{name: ("t",) for name in TIMING},
+    "gaze": ("t", "xy"),
+    "gaze_valid": ("t",),
+    "object": ("object",),
+}
 
 
 class ZarrSink(SinkBase):
@@ -74,6 +88,15 @@ class ZarrSink(SinkBase):
             chunks=(ct, 1, height, width),
             dtype="bool",
             fill_value=False,
+            dimension_names=DIMS["masks"],
+        )
+        self.arrays["object"] = g.create_array(
+            "object",
+            shape=(0,),
+            chunks=(TIMING_CHUNK,),
+            dtype="int64",
+            fill_value=0,
+            dimension_names=DIMS["object"],
         )
         for name, (dtype, tail) in PER_FRAME.items():
             self.arrays[name] = g.create_array(
@@ -82,17 +105,33 @@ class ZarrSink(SinkBase):
                 chunks=(TIMING_CHUNK, 1, *tail),
                 dtype=dtype,
                 fill_value=0,
+                dimension_names=DIMS[name],
             )
         for name, dtype in TIMING.items():
             self.arrays[name] = g.create_array(
-                name, shape=(0,), chunks=(TIMING_CHUNK,), dtype=dtype, fill_value=0
+                name,
+                shape=(0,),
+                chunks=(TIMING_CHUNK,),
+                dtype=dtype,
+                fill_value=0,
+                dimension_names=DIMS[name],
             )
         if self.gaze:
             self.arrays["gaze"] = g.create_array(
-                "gaze", shape=(0, 2), chunks=(TIMING_CHUNK, 2), dtype="float32", fill_value=0
+                "gaze",
+                shape=(0, 2),
+                chunks=(TIMING_CHUNK, 2),
+                dtype="float32",
+                fill_value=0,
+                dimension_names=DIMS["gaze"],
             )
             self.arrays["gaze_valid"] = g.create_array(
-                "gaze_valid", shape=(0,), chunks=(TIMING_CHUNK,), dtype="bool", fill_value=False
+                "gaze_valid",
+                shape=(0,),
+                chunks=(TIMING_CHUNK,),
+                dtype="bool",
+                fill_value=False,
+                dimension_names=DIMS["gaze_valid"],
             )
 
     def write(self, result: FrameResult) -> None:
@@ -113,8 +152,14 @@ class ZarrSink(SinkBase):
         t1 = t0 + len(self.buffer)
         for name, array in self.arrays.items():
             per_object = name == "masks" or name in PER_FRAME
-            shape = (t1, n, *array.shape[2:]) if per_object else (t1, *array.shape[1:])
+            if name == "object":
+                shape: tuple[int, ...] = (n,)
+            elif per_object:
+                shape = (t1, n, *array.shape[2:])
+            else:
+                shape = (t1, *array.shape[1:])
             array.resize(shape)
+        self.arrays["object"][:] = np.array(self.object_ids, np.int64)
         masks = self.arrays["masks"]
         h, w = masks.shape[2:]
         stacked = np.zeros((len(self.buffer), n, h, w), bool)

@@ -2,15 +2,17 @@
 
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 import zarr
-from helpers import CLI, streamseg
+from helpers import CLI, frames_written, streamseg
 
 from streamseg.testing.clips import audio_only, disc_clip, disc_video, encode, iou
 
@@ -62,9 +64,11 @@ def test_progress_and_default_out(tmp_path):
 
 
 def test_auto_says_it_uses_classic(tmp_path, clip, weights_home):
-    r = streamseg("run", clip[0], "--prompt", "22,60", "--out", tmp_path / "o", "-q")
+    r = streamseg("run", clip[0], "--prompt", "22,60", "--out", tmp_path / "o")
     assert r.returncode == 0
-    assert "classic" in r.stderr
+    assert "the weight-free classic engine runs" in r.stderr
+    quiet = streamseg("run", clip[0], "--prompt", "22,60", "--out", tmp_path / "q", "-q")
+    assert quiet.returncode == 0 and quiet.stderr == ""  # -q: errors only
     g = zarr.open_group(str(tmp_path / "o" / "masks.zarr"), mode="r")
     assert g.attrs["engine"]["requested"] == "auto" and g.attrs["engine"]["name"] == "classic"
     # it looked in the test's own empty cache, never in the developer's real one
@@ -204,8 +208,11 @@ def test_interrupt_finalizes_outputs(tmp_path, sig):
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"},
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and frames_written(out) < 8:  # frames are flowing
+    deadline = time.monotonic() + 120  # generous: a loaded machine starts slowly
+    while frames_written(out) < 8:  # frames are flowing
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail(f"no 8 frames written in 120 s:\n{proc.communicate()[1]}")
         time.sleep(0.05)
     proc.send_signal(sig)
     try:
@@ -224,15 +231,15 @@ def test_interrupt_finalizes_outputs(tmp_path, sig):
         assert abs(sum(1 for _ in c.decode(video=0)) - n) <= 16  # queued frames may add
 
 
-def test_help_is_fast():
-    start = time.monotonic()
+def test_help_loads_nothing_heavy():
+    # What keeps start-up fast, not a stopwatch (a loaded machine would fail that):
+    # `python -X importtime` gives the figures.
     r = subprocess.run(
         [sys.executable, "-c", "from streamseg.cli import main; main()", "--help"],
         capture_output=True,
         text=True,
     )
     assert r.returncode == 0 and "run" in r.stdout
-    assert time.monotonic() - start < 2.0
     modules = subprocess.run(
         [
             sys.executable,
@@ -295,6 +302,7 @@ def test_image_folder_source(tmp_path):
             "--fps",
             "12",
             "--overwrite",
+            cwd=tmp_path,
         )
         assert r.returncode == 0, r.stderr
     g = zarr.open_group(str(tmp_path / "frames.streamseg" / "masks.zarr"), mode="r")
@@ -350,18 +358,10 @@ def test_a_refused_run_keeps_the_previous_results(tmp_path, clip):
     assert zarr.open_group(str(out / "masks.zarr"), mode="r").attrs["frames_written"] == 24
 
 
-def frames_written(out) -> int:
-    """OUT/masks.zarr's frames_written so far; -1 before the store exists."""
-    try:
-        return zarr.open_group(str(out / "masks.zarr"), mode="r").attrs["frames_written"]
-    except Exception:  # noqa: BLE001 - not created yet
-        return -1
-
-
 def run_into_unread_pipe(tmp_path, argv, meanwhile=None) -> tuple[int, str]:
     """`streamseg ARGV --video-out -` with stdout a pipe nobody reads (a paused player)
-    and a 1 s stall limit; ``meanwhile(proc)`` runs before the wait. (exit code, stderr);
-    a run still going after 60 s is aborted, its threads' stacks in stderr."""
+    and a 1 s stall limit; ``meanwhile(proc, read_end)`` runs before the wait. (exit
+    code, stderr); a run still going after 120 s is aborted, its threads' stacks in stderr."""
     read_end, write_end = os.pipe()
     try:
         with open(tmp_path / "stderr.txt", "w+") as errors:
@@ -373,9 +373,9 @@ def run_into_unread_pipe(tmp_path, argv, meanwhile=None) -> tuple[int, str]:
             )
             os.close(write_end)
             if meanwhile is not None:
-                meanwhile(proc)
+                meanwhile(proc, read_end)
             try:
-                proc.wait(timeout=60)
+                proc.wait(timeout=120)
             except subprocess.TimeoutExpired:
                 proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
                 proc.wait()
@@ -385,18 +385,58 @@ def run_into_unread_pipe(tmp_path, argv, meanwhile=None) -> tuple[int, str]:
         os.close(read_end)
 
 
+def blocked_in_a_pipe_write(pid: int) -> bool | None:
+    """Whether a thread of process ``pid`` sleeps in the kernel's pipe write (Linux
+    /proc/PID/task/*/wchan: pipe_write, anon_pipe_write...); None where that is unknown."""
+    import glob
+
+    seen = None
+    for task in glob.glob(f"/proc/{pid}/task/*/wchan"):
+        try:
+            wchan = Path(task).read_text()
+        except OSError:
+            continue
+        seen = seen or wchan not in ("", "0")
+        if "pipe_write" in wchan or "pipe_wait_writable" in wchan:
+            return True
+    return False if seen else None
+
+
+def wait_until_pipe_is_full(proc, read_end, timeout: float = 120) -> None:
+    """Return once the pipe behind ``read_end`` is full and the run blocked writing to it,
+    judged by the bytes waiting in it and where the writer sleeps, not by time: on a
+    slow or loaded machine the run may take many seconds to start, or pause between
+    frames. Without /proc wchan: the bytes waiting unchanged for 3 s."""
+    import fcntl
+    import termios
+
+    # F_GETPIPE_SZ (Linux): the pipe's capacity; elsewhere assume the common 64 KiB.
+    try:
+        capacity = fcntl.fcntl(read_end, getattr(fcntl, "F_GETPIPE_SZ", 1032))
+    except OSError:
+        capacity = 65536
+    deadline = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline and proc.poll() is None:
+        (waiting,) = struct.unpack("i", fcntl.ioctl(read_end, termios.FIONREAD, b"\0" * 4))
+        if waiting != last:
+            last, since = waiting, time.monotonic()
+        # pages left part-filled between writes: a blocked writer may leave a few KiB
+        if waiting >= capacity // 2:
+            blocked = blocked_in_a_pipe_write(proc.pid)
+            if blocked or (blocked is None and time.monotonic() - since > 3):
+                return
+        time.sleep(0.1)
+    pytest.fail(f"the video pipe never filled (exit code {proc.poll()}, {last} bytes in it)")
+
+
 def test_interrupt_with_a_stdout_video_nobody_reads(tmp_path):
     path = tmp_path / "long.mp4"
     disc_video(path, n=600, width=320, height=240)
     out = tmp_path / "o"
 
-    def interrupt_once_stalled(proc):
-        deadline, written = time.monotonic() + 60, -2
-        while time.monotonic() < deadline:  # until the full pipe has stopped the run
-            time.sleep(0.5)
-            if frames_written(out) == written:
-                break
-            written = frames_written(out)
+    def interrupt_once_stalled(proc, read_end):
+        wait_until_pipe_is_full(proc, read_end)  # the full pipe holds the run back
         proc.send_signal(signal.SIGINT)
 
     argv = ["run", path, "--prompt", "40,120", "--out", out, "--model", "classic"]

@@ -1,11 +1,12 @@
 from fractions import Fraction
 
 import av
+import cv2
 import numpy as np
 import pytest
 import zarr
 
-from streamseg.render.overlay import draw_overlay
+from streamseg.render.overlay import draw_overlay, object_colour
 from streamseg.render.stage import Overlay, RenderedVideo
 from streamseg.sinks.video import VideoSink
 from streamseg.sinks.zarr_store import ZarrSink
@@ -113,9 +114,11 @@ def test_overlay_keeps_timestamps_audio_and_colours(tmp_path, clip):
     assert len(frames) == 24
     assert [round(f.time * 24) for f in frames] == list(range(24))
     image = frames[10].to_ndarray(format="rgb24")
-    # object 1 is drawn red over the mask; outside it the frame is the source
-    inside = image[masks[10]].mean(axis=0)
-    assert inside[0] > 150 and inside[1] < 90
+    # object 1's colour is blended over the mask's interior (the outline aside)
+    source_frame = next(f for f in open_source(str(path)).frames() if f.index == 10)
+    interior = cv2.erode(masks[10].astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    expected = (source_frame.image[interior] * 0.5 + object_colour(0) * 0.5).mean(axis=0)
+    assert np.abs(image[interior].mean(axis=0) - expected).max() < 12
 
 
 class Cropped:
@@ -177,3 +180,39 @@ def test_sinks_are_context_managers(tmp_path):
         raise RuntimeError("the run failed")
     attrs = zarr.open_group(str(tmp_path / "cut.zarr"), mode="r").attrs
     assert attrs["complete"] is False and attrs["frames_written"] == 1  # what came is kept
+
+
+def test_xarray_opens_the_store_with_named_dimensions(tmp_path):
+    import dataclasses
+
+    import xarray as xr
+
+    rs = results(10, objects_at=5)
+    for t, r in enumerate(rs):  # gaze on even frames only
+        gaze = np.array([t, 2 * t], np.float32) if t % 2 == 0 else None
+        rs[t] = dataclasses.replace(r, frame=dataclasses.replace(r.frame, gaze=gaze))
+    sink = ZarrSink(tmp_path / "m.zarr", {"source": {"uri": "x"}}, chunk_frames=4, gaze=True)
+    for r in rs:
+        sink.write(r)
+    sink.close(complete=True)
+    ds = xr.open_zarr(tmp_path / "m.zarr", consolidated=False)
+    assert ds["masks"].dims == ("t", "object", "y", "x")
+    assert ds["scores"].dims == ds["present"].dims == ("t", "object")
+    assert ds["boxes"].dims == ("t", "object", "coord")
+    for name in ("frame_index", "pts", "time", "latency", "gaze_valid"):
+        assert ds[name].dims == ("t",), name
+    assert ds["gaze"].dims == ("t", "xy")
+    assert dict(ds.sizes) == {"t": 10, "object": 2, "y": 24, "x": 32, "coord": 4, "xy": 2}
+    assert ds["object"].values.tolist() == [1, 2]  # the ids are the object coordinate
+    disc = ds["masks"].sel(object=1)
+    assert np.array_equal(disc.isel(t=7).values, rs[7].masks[0])
+    assert not ds["masks"].sel(object=2).isel(t=slice(0, 5)).values.any()  # added at frame 5
+    assert np.array_equal(ds["masks"].sel(object=2).isel(t=6).values, rs[6].masks[1])
+    assert ds["present"].sel(object=2).values.tolist() == [False] * 5 + [True] * 5
+    assert ds["pts"].values.tolist() == [t * 1000 for t in range(10)]
+    assert np.allclose(ds["time"].values, np.arange(10) / 24)
+    assert np.allclose(ds["boxes"].isel(t=3, object=0).values, rs[3].boxes[0])
+    assert ds["gaze_valid"].values.tolist() == [t % 2 == 0 for t in range(10)]
+    assert ds["gaze"].isel(t=4).values.tolist() == [4.0, 8.0]
+    assert np.isnan(ds["gaze"].isel(t=5).values).all()
+    assert ds.attrs["complete"] is True and ds.attrs["frames_written"] == 10
