@@ -124,3 +124,19 @@ def test_export_of_an_empty_store_and_errors(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(OutputError, match="--dest"):
         export_coco(out, tmp_path / "file" / "coco")
+
+
+def test_export_command_writes_coco(tmp_path):
+    from click.testing import CliRunner
+
+    from streamseg.cli import cli
+
+    out = tmp_path / "run"
+    out.mkdir()
+    expected = write_store(out / "masks.zarr", 6, np.random.default_rng(2))
+    r = CliRunner().invoke(cli, ["export", str(out), "--format", "coco"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((out / "coco" / COCO_FILE).read_text())
+    present = sum(int(p.sum()) for _, p, _ in expected.values())
+    assert f"wrote {present} annotations" in r.stdout and len(doc["annotations"]) == present
+    assert len(doc["images"]) == 6
