@@ -28,12 +28,15 @@ import cv2
 import numpy as np
 
 from streamseg.engines.base import ObjectPrompt, Segmentation
+from streamseg.engines.classic_colour import (
+    ColourModel,
+    hidden,
+    histogram,
+    locate_colour,
+    quantise,
+)
 from streamseg.engines.classic_init import InitConfig, mask_from_points_box
 from streamseg.errors import EngineError
-
-# Lab quantisation: coarse in lightness (shading changes it), finer in colour.
-_BINS = (8, 16, 16)
-_SHIFTS = (5, 4, 4)  # 256 >> shift == bins
 
 
 @dataclass
@@ -101,41 +104,6 @@ class ClassicEmbedding:
     """The classic engine's per-frame 'embedding': the (H, W, 3) uint8 RGB frame itself."""
 
     image: np.ndarray
-
-
-@dataclass
-class ColourModel:
-    """An object's appearance: normalised Lab histograms, each of shape _BINS, float32.
-
-    fg0 is the first frame's object histogram (the anchor); fg the running one; bg
-    the background's near the object.
-    """
-
-    fg0: np.ndarray
-    fg: np.ndarray
-    bg: np.ndarray
-
-
-def _quantise(rgb: np.ndarray) -> np.ndarray:
-    """(h, w) int32 histogram bin of each pixel of a (h, w, 3) uint8 RGB image."""
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab)
-    q = lab >> np.array(_SHIFTS, np.uint8)
-    return (q[..., 0].astype(np.int32) * _BINS[1] + q[..., 1]) * _BINS[2] + q[..., 2]
-
-
-def _histogram(bins: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """Normalised, lightly smoothed histogram (shape _BINS) of the bins where ``where``."""
-    n = int(np.prod(_BINS))
-    h = np.bincount(bins[where], minlength=n).astype(np.float32).reshape(_BINS)
-    # Separable [1 2 1] smoothing: neighbouring colours are nearly as likely.
-    for axis in range(3):
-        p = np.pad(h, [(1, 1) if a == axis else (0, 0) for a in range(3)], mode="edge")
-        sl = [slice(None)] * 3
-        lo, mid, hi = (list(sl) for _ in range(3))
-        lo[axis], mid[axis], hi[axis] = slice(0, -2), slice(1, -1), slice(2, None)
-        h = 0.25 * p[tuple(lo)] + 0.5 * p[tuple(mid)] + 0.25 * p[tuple(hi)]
-    total = h.sum()
-    return (h / total if total > 0 else np.full(_BINS, 1.0 / n)).astype(np.float32)
 
 
 def _guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
@@ -206,52 +174,11 @@ class ClassicEngine:
         self, embedding: ClassicEmbedding, appearance: object, area: float | None = None
     ) -> tuple[float, float, float] | None:
         """Where on the frame an object with this appearance (a ColourModel) most likely
-        is: (x, y, score) in frame pixels, score in [0, 1], or None when nothing fits.
-
-        The object's colour histogram is back-projected against the background's (its
-        surroundings' histogram mixed with the whole frame's) on the frame at reduced
-        resolution; the smoothed log-likelihood ratio's positive blobs are candidates,
-        those whose size fits ``area`` (the object's expected area in frame pixels,
-        when known) count, and the one with the largest share of object-coloured
-        pixels wins if that share reaches ``reappear_evidence``.
-        """
+        is: (x, y, score) in frame pixels, score in [0, 1], or None when nothing fits
+        (streamseg/engines/classic_colour.py, ``locate_colour``)."""
         if not isinstance(appearance, ColourModel):
             return None
-        cfg = self.config
-        image = embedding.image
-        h, w = image.shape[:2]
-        s = min(1.0, cfg.locate_size / max(h, w))
-        size = (max(1, round(w * s)), max(1, round(h * s)))
-        bins = _quantise(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
-        fg = (cfg.anchor * appearance.fg0 + (1 - cfg.anchor) * appearance.fg).reshape(-1)
-        frame_hist = _histogram(bins, np.ones(bins.shape, bool)).reshape(-1)
-        bg = 0.5 * appearance.bg.reshape(-1) + 0.5 * frame_hist
-        llr = np.log(fg[bins] + 1e-5) - np.log(bg[bins] + 1e-5)
-        llr = np.clip(llr, -cfg.colour_clip, cfg.colour_clip).astype(np.float32)
-        expected = area * s * s if area else None
-        sigma = max(1.0, 0.15 * np.sqrt(expected)) if expected else 1.5
-        smooth = cv2.GaussianBlur(llr, (0, 0), sigma)
-        blobs = (smooth > 0).view(np.uint8)
-        n, labels, stats, centres = cv2.connectedComponentsWithStats(blobs, connectivity=8)
-        if n <= 1:
-            return None
-        flat = labels.ravel()
-        areas = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
-        evidence = np.bincount(flat, (llr.ravel() > 0).astype(np.float64), n) / areas
-        strength = np.bincount(flat, llr.ravel().astype(np.float64), n) / areas
-        ok = (areas >= 4) & (strength >= cfg.locate_llr)
-        if expected:
-            lo, hi = cfg.locate_area
-            ok &= (areas >= lo * expected) & (areas <= hi * expected)
-        ok[0] = False
-        if not ok.any():
-            return None
-        best = int(np.argmax(np.where(ok, evidence, -1.0)))
-        score = float(evidence[best])
-        if score < cfg.reappear_evidence:
-            return None
-        cx, cy = centres[best]
-        return float((cx + 0.5) / s - 0.5), float((cy + 0.5) / s - 0.5), score
+        return locate_colour(embedding.image, appearance, area, self.config)
 
     def _one(self, image: np.ndarray, prompt: ObjectPrompt) -> Segmentation:
         h, w = image.shape[:2]
@@ -294,14 +221,14 @@ class ClassicEngine:
         x0, y0, x1, y1 = box
         s = min(1.0, self.config.work_size / max(x1 - x0, y1 - y0))
         size = (max(1, round((x1 - x0) * s)), max(1, round((y1 - y0) * s)))
-        bins = _quantise(cv2.resize(image[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA))
+        bins = quantise(cv2.resize(image[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA))
         m = cv2.resize(mask[y0:y1, x0:x1].view(np.uint8), size, interpolation=cv2.INTER_NEAREST)
         kernel = np.ones((3, 3), np.uint8)
         inner = cv2.erode(m, kernel).astype(bool)
         outer = ~cv2.dilate(m, kernel, iterations=2).astype(bool)
         if not inner.any():
             inner = m.astype(bool)
-        fg, bg = _histogram(bins, inner), _histogram(bins, outer)
+        fg, bg = histogram(bins, inner), histogram(bins, outer)
         cfg = self.config
         if model is None:
             model = ColourModel(fg0=fg, fg=fg, bg=bg)
@@ -339,11 +266,11 @@ class ClassicEngine:
         llr = np.zeros_like(logit)
         model: ColourModel | None = prompt.appearance
         if model is not None:
-            bins = _quantise(rgb)
+            bins = quantise(rgb)
             fg = (cfg.anchor * model.fg0 + (1 - cfg.anchor) * model.fg).reshape(-1)
             llr = np.log(fg[bins] + 1e-5) - np.log(model.bg.reshape(-1)[bins] + 1e-5)
             llr = np.clip(llr, -cfg.colour_clip, cfg.colour_clip)
-            if _hidden(llr, p, fg, model.bg.reshape(-1), cfg):
+            if hidden(llr, p, fg, model.bg.reshape(-1), cfg):
                 # Where the object should be there is little of its colour: something
                 # passed in front of it. Nothing rather than the occluder.
                 return Segmentation(
@@ -382,17 +309,6 @@ class ClassicEngine:
         posterior = np.zeros((h, w), np.float32)
         posterior[y0:y1, x0:x1] = np.clip(full, 0, 1)
         return self._finish(image, mask, posterior, score, model)
-
-
-def _hidden(llr: np.ndarray, p: np.ndarray, fg: np.ndarray, bg: np.ndarray, cfg) -> bool:
-    """Whether the object looks covered: the prior's core (p > 0.5) has too few pixels
-    of its colours (llr > 0), while the colour model is clearly discriminative."""
-    core = p > 0.5
-    if cfg.hidden_evidence <= 0 or not core.any():
-        return False
-    if float(np.mean(llr[core] > 0)) >= cfg.hidden_evidence:
-        return False
-    return 1.0 - float(np.sum(np.sqrt(fg * bg))) >= cfg.hidden_distinct
 
 
 def _prior_logit(p: np.ndarray, cfg: ClassicConfig) -> np.ndarray:

@@ -33,7 +33,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
 import numpy as np
 
 from streamseg.engines.base import Engine, ObjectPrompt
@@ -41,14 +40,36 @@ from streamseg.errors import UsageError
 from streamseg.track.flow import FlowEstimator, FlowField
 from streamseg.track.points import interior_points
 from streamseg.track.prior import PriorConfig, object_prior
+from streamseg.track.reacquire import reacquire_prompt, search, store_reacquired
+from streamseg.track.state import (
+    CARRIED,
+    HIDDEN,
+    LOST,
+    PENDING,
+    REACQUIRED,
+    REMOVED,
+    TRACKING,
+    VISIBLE,
+    ObjectTrack,
+    remember_shape,
+)
 from streamseg.types import Frame, FrameResult, Prompt, mask_box
 
 log = logging.getLogger(__name__)
 
-PENDING, TRACKING, HIDDEN, LOST, REMOVED = "pending", "tracking", "hidden", "lost", "removed"
-REACQUIRED = "reacquired"
-VISIBLE = (TRACKING, REACQUIRED)  # present on the last frame
-CARRIED = (TRACKING, REACQUIRED, HIDDEN)  # carried by the flow each frame
+__all__ = [
+    "CARRIED",
+    "HIDDEN",
+    "LOST",
+    "PENDING",
+    "REACQUIRED",
+    "REMOVED",
+    "TRACKING",
+    "VISIBLE",
+    "ObjectTrack",
+    "Tracker",
+    "TrackerConfig",
+]
 
 
 @dataclass
@@ -102,44 +123,6 @@ class TrackerConfig:
     max_lost: int | None = None
     min_prior_overlap: float = 0.5
     point_unreliable: float = 0.5
-
-
-@dataclass
-class ObjectTrack:
-    """One object's state: O(1) in the video's length.
-
-    mask: (H, W) bool, the last mask (None before the object starts or once lost).
-    logits, appearance: the engine's own state from the last frame.
-    points: (K, 2) float32 the user's points, carried by the flow; labels: (K,) int32.
-    box: (4,) float32 of the last mask. status: "pending", "tracking", "reacquired"
-    (found again on this frame after being out of sight), "hidden" (out of sight,
-    still looked for where it went), "lost" (searched for by appearance only) or
-    "removed". score: the confidence of the last answer (0 while out of sight).
-    extent: (H, W) float32 in [0, 1], where the object is, hidden parts included,
-        fading with time; motion: (2, 3) its last overall motion; hidden_for: frames
-        since it was last seen; peak_area: its recent largest area, in pixels.
-    template: (h, w) bool, the last visible mask cropped to its box (its shape, for
-        re-acquisition); candidate: (x, y) where ``locate`` last found it while out of
-        sight, hits: on how many consecutive frames.
-    """
-
-    object_id: int
-    name: str | None = None
-    status: str = PENDING
-    mask: np.ndarray | None = None
-    logits: Any = None
-    appearance: Any = None
-    points: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
-    labels: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int32))
-    box: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
-    score: float = 0.0
-    extent: np.ndarray | None = None
-    motion: np.ndarray | None = None
-    hidden_for: int = 0
-    peak_area: float = 0.0
-    template: np.ndarray | None = None
-    candidate: tuple[float, float] | None = None
-    hits: int = 0
 
 
 class Tracker:
@@ -204,7 +187,7 @@ class Tracker:
                 ids.append(oid)
                 continue
             if tr.status in (HIDDEN, LOST) and self._search(tr, embedding):
-                prompts.append(self._reacquire_prompt(tr, (h, w)))
+                prompts.append(reacquire_prompt(tr, (h, w)))
                 ids.append(oid)
                 found.add(oid)
                 if flow is not None:
@@ -220,7 +203,7 @@ class Tracker:
         min_px = max(1, int(self.config.min_area * h * w))
         for oid, seg, prompt in zip(ids, segs, prompts):
             if oid in found:
-                self._store_reacquired(self._tracks[oid], seg, min_px)
+                store_reacquired(self._tracks[oid], seg, min_px, self.config)
             else:
                 prior = None if (oid in due or prompt.mask_given) else prompt.mask
                 self._store(self._tracks[oid], seg, min_px, prior)
@@ -328,88 +311,7 @@ class Tracker:
         )
 
     def _search(self, tr: ObjectTrack, embedding: Any) -> bool:
-        """Look for an out-of-sight object by its appearance; True once a candidate has
-        been found on enough consecutive frames near the same place."""
-        c = self.config
-        locate = getattr(self.engine, "locate", None)
-        if (
-            not c.reacquire
-            or locate is None
-            or tr.appearance is None
-            or tr.template is None
-            or (c.max_lost is not None and tr.status == LOST and tr.hidden_for > c.max_lost)
-        ):
-            return False
-        hit = locate(embedding, tr.appearance, tr.peak_area or None)
-        if hit is None:
-            tr.candidate, tr.hits = None, 0
-            return False
-        x, y = float(hit[0]), float(hit[1])
-        near = c.reacquire_distance * max(np.sqrt(tr.peak_area), 4.0)
-        if tr.candidate is not None and np.hypot(x - tr.candidate[0], y - tr.candidate[1]) <= near:
-            tr.hits += 1
-        else:
-            tr.hits = 1
-        tr.candidate = (x, y)
-        return tr.hits >= c.reacquire_confirm
-
-    def _reacquire_prompt(self, tr: ObjectTrack, shape: tuple[int, int]) -> ObjectPrompt:
-        """A fresh prompt where the object was found: its last shape centred there."""
-        assert tr.template is not None and tr.candidate is not None
-        h, w = shape
-        x, y = tr.candidate
-        th, tw = tr.template.shape
-        ys, xs = np.nonzero(tr.template)
-        x0, y0 = round(x - xs.mean()), round(y - ys.mean())
-        prior = np.zeros((h, w), np.float32)
-        fx0, fy0, fx1, fy1 = max(0, x0), max(0, y0), min(w, x0 + tw), min(h, y0 + th)
-        if fx1 > fx0 and fy1 > fy0:
-            prior[fy0:fy1, fx0:fx1] = tr.template[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
-        sigma = max(1.0, 0.05 * np.sqrt(tr.peak_area))
-        prior = cv2.GaussianBlur(prior, (0, 0), sigma)
-        box = mask_box(prior >= 0.5)
-        return ObjectPrompt(
-            points=np.array([[x, y]], np.float32),
-            labels=np.ones(1, np.int32),
-            box=box if box[2] > box[0] else None,
-            mask=prior,
-            appearance=tr.appearance,
-        )
-
-    def _store_reacquired(self, tr: ObjectTrack, seg: Any, min_px: int) -> None:
-        """Verify the engine's answer at a re-acquisition candidate; resume if it holds."""
-        c = self.config
-        mask = np.asarray(seg.mask, bool)
-        area = int(mask.sum())
-        lo, hi = c.reacquire_area
-        ok = (
-            area >= min_px
-            and lo * tr.peak_area <= area <= hi * tr.peak_area
-            and float(seg.score) >= c.reacquire_score
-        )
-        if not ok:
-            tr.candidate, tr.hits = None, 0
-            tr.hidden_for += 1
-            if tr.status == HIDDEN and tr.hidden_for > c.max_hidden:
-                tr.status, tr.extent, tr.motion = LOST, None, None
-            return
-        log.info("object %s re-acquired (score %.2f)", tr.object_id, float(seg.score))
-        tr.logits, tr.score = seg.logits, float(seg.score)
-        if seg.appearance is not None:
-            tr.appearance = seg.appearance
-        tr.status, tr.mask, tr.box, tr.hidden_for = REACQUIRED, mask, mask_box(mask), 0
-        tr.candidate, tr.hits, tr.motion = None, 0, None
-        tr.peak_area = max(float(area), c.peak_decay * tr.peak_area)
-        tr.extent = mask.astype(np.float32) if c.extent_decay > 0 else None
-        self._remember_shape(tr)
-        # The carried clicks no longer mark anything: one positive point inside it.
-        tr.points, tr.labels = interior_points(mask), np.ones(1, np.int32)
-
-    @staticmethod
-    def _remember_shape(tr: ObjectTrack) -> None:
-        assert tr.mask is not None
-        x0, y0, x1, y1 = (int(v) for v in tr.box)
-        tr.template = tr.mask[y0:y1, x0:x1].copy()
+        return search(self.engine, tr, embedding, self.config)
 
     def _store(
         self, tr: ObjectTrack, seg: Any, min_px: int, prior: np.ndarray | None = None
@@ -445,7 +347,7 @@ class Tracker:
         tr.status, tr.mask, tr.box, tr.hidden_for = TRACKING, mask, mask_box(mask), 0
         tr.appearance, tr.candidate, tr.hits = seg.appearance, None, 0
         if area >= 0.5 * tr.peak_area or tr.template is None:
-            self._remember_shape(tr)  # its whole shape, not one cut by an occluder
+            remember_shape(tr)  # its whole shape, not one cut by an occluder
         tr.peak_area = max(float(area), c.peak_decay * tr.peak_area)
         if c.extent_decay > 0:
             m = mask.astype(np.float32)
