@@ -291,7 +291,7 @@ class ClassicEngine:
         # Only the confidently carried part may veto a large shrink: where the flow was
         # unreliable the tracker's prior is soft, and colour may overrule it.
         area, core_area = int(crop_mask.sum()), int(np.count_nonzero(prior > 0.9))
-        score = 1.0
+        score = _quality(crop_mask, core[y0:y1, x0:x1], full)
         if not core.any():
             # Nothing visible was carried over: accept a re-appearance only when its
             # colours clearly say it is the object.
@@ -303,12 +303,29 @@ class ClassicEngine:
         elif not (cfg.max_shrink * core_area <= area <= cfg.max_growth * int(support.sum())):
             # The colour model went wrong (or the object changed abruptly): keep the prior.
             crop_mask = core[y0:y1, x0:x1]
-            score = 0.5
+            score = 0.5 * _quality(crop_mask, crop_mask, full)
         mask = np.zeros((h, w), bool)
         mask[y0:y1, x0:x1] = crop_mask
         posterior = np.zeros((h, w), np.float32)
         posterior[y0:y1, x0:x1] = np.clip(full, 0, 1)
         return self._finish(image, mask, posterior, score, model)
+
+
+def _quality(mask: np.ndarray, carried: np.ndarray, post: np.ndarray) -> float:
+    """How much to trust this frame's answer, in [0, 1]: the IoU of the (h, w) bool
+    mask with the (h, w) bool mask carried by motion (a jump to another region
+    lowers it), times how decided the (h, w) float32 posterior is away from the
+    mask's boundary (mean |2 p - 1|: colour and motion agree on what is object)."""
+    union = np.count_nonzero(mask | carried)
+    if union == 0:
+        return 0.0
+    iou = np.count_nonzero(mask & carried) / union
+    m8 = mask.view(np.uint8)
+    kernel = np.ones((5, 5), np.uint8)
+    band = cv2.dilate(m8, kernel).astype(bool) & ~cv2.erode(m8, kernel).astype(bool)
+    off = ~band
+    decided = float(np.mean(np.abs(2.0 * np.clip(post[off], 0, 1) - 1.0))) if off.any() else 0.0
+    return float(iou * decided)
 
 
 def _prior_logit(p: np.ndarray, cfg: ClassicConfig) -> np.ndarray:

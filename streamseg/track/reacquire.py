@@ -91,6 +91,7 @@ def store_reacquired(tr: ObjectTrack, seg: Any, min_px: int, c: Any) -> None:
         return
     log.info("object %s re-acquired (score %.2f)", tr.object_id, float(seg.score))
     tr.logits, tr.score = seg.logits, float(seg.score)
+    tr.confidence = float(np.clip(tr.score, 0.0, 1.0))
     if seg.appearance is not None:
         tr.appearance = seg.appearance
     tr.status, tr.mask, tr.box, tr.hidden_for = REACQUIRED, mask, mask_box(mask), 0

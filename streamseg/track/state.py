@@ -23,7 +23,8 @@ class ObjectTrack:
     box: (4,) float32 of the last mask. status: "pending", "tracking", "reacquired"
     (found again on this frame after being out of sight), "hidden" (out of sight,
     still looked for where it went), "lost" (searched for by appearance only) or
-    "removed". score: the confidence of the last answer (0 while out of sight).
+    "removed". score: the confidence of the last answer (0 while out of sight);
+    confidence: the running mean of the engine's scores (streamseg/track/confidence.py).
     extent: (H, W) float32 in [0, 1], where the object is, hidden parts included,
         fading with time; motion: (2, 3) its last overall motion; hidden_for: frames
         since it was last seen; peak_area: its recent largest area, in pixels.
@@ -42,6 +43,7 @@ class ObjectTrack:
     labels: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int32))
     box: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
     score: float = 0.0
+    confidence: float = 1.0
     extent: np.ndarray | None = None
     motion: np.ndarray | None = None
     hidden_for: int = 0

@@ -37,6 +37,7 @@ import numpy as np
 
 from streamseg.engines.base import Engine, ObjectPrompt
 from streamseg.errors import UsageError
+from streamseg.track.confidence import frame_score, prior_iou
 from streamseg.track.flow import FlowEstimator, FlowField
 from streamseg.track.points import interior_points
 from streamseg.track.prior import PriorConfig, object_prior
@@ -103,6 +104,11 @@ class TrackerConfig:
         else (the object is out of sight).
     point_unreliable: a carried point is not handed to the engine on a frame where the
         flow's unreliability (forward-backward check) at it exceeds this (occluded).
+    score_rate: weight of each frame's engine score in the track's running confidence
+        (streamseg/track/confidence.py).
+    score_jump: IoU with the motion-carried prior below which a frame's score is
+        scaled down in proportion (a jump to another region); 0 turns it off.
+    lost_score: a score below this marks the object out of sight (0: never).
     """
 
     flow_scale: float = 0.5
@@ -123,6 +129,9 @@ class TrackerConfig:
     max_lost: int | None = None
     min_prior_overlap: float = 0.5
     point_unreliable: float = 0.5
+    score_rate: float = 0.1
+    score_jump: float = 0.5
+    lost_score: float = 0.0
 
 
 class Tracker:
@@ -253,7 +262,7 @@ class Tracker:
         mask = np.logical_or.reduce(masks).astype(np.float32) if masks else None
         tr.points, tr.labels = points, labels
         tr.logits = tr.appearance = tr.extent = tr.motion = tr.template = tr.candidate = None
-        tr.hidden_for, tr.peak_area, tr.hits = 0, 0.0, 0
+        tr.hidden_for, tr.peak_area, tr.hits, tr.confidence = 0, 0.0, 0, 1.0
         return ObjectPrompt(
             points=points,
             labels=labels,
@@ -317,8 +326,15 @@ class Tracker:
         self, tr: ObjectTrack, seg: Any, min_px: int, prior: np.ndarray | None = None
     ) -> None:
         mask = np.asarray(seg.mask, bool)
-        tr.logits, tr.score = seg.logits, float(seg.score)
         c = self.config
+        tr.logits = seg.logits
+        if prior is None:  # a fresh start: the engine's score is the confidence
+            tr.confidence = tr.score = float(np.clip(seg.score, 0.0, 1.0))
+        else:
+            jump = prior_iou(mask, prior)
+            tr.confidence, tr.score = frame_score(
+                tr.confidence, float(seg.score), jump, c.score_rate, c.score_jump
+            )
         area = int(mask.sum())
         # An answer mostly away from where the object can be is something else.
         elsewhere = (
@@ -328,7 +344,8 @@ class Tracker:
         )
         # A sliver left of an object that was many times bigger a moment ago is more
         # likely a tracking error than the object: count it as out of sight too.
-        if elsewhere or area < max(min_px, c.min_area_ratio * tr.peak_area):
+        unsure = prior is not None and tr.score < c.lost_score
+        if elsewhere or unsure or area < max(min_px, c.min_area_ratio * tr.peak_area):
             # Not visible: drop the mask so nothing carries it onto something else, but
             # keep the extent a while, as the object may come out from behind something.
             # Its appearance stays that of the last time it was seen.
