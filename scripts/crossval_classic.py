@@ -90,6 +90,8 @@ def _key(seq: str, init: str, setting: tuple[str, ...], code: str) -> str:
 
 def _task(args: tuple[str, str, str, tuple[str, ...], str]) -> tuple[str, dict]:
     root, seq, init, setting, path = args
+    if Path(path).exists():  # another run of this script got there first
+        return path, json.loads(Path(path).read_text())
     row = run_one(root, seq, init, setting)
     Path(path).write_text(json.dumps(row))
     return path, row
@@ -224,7 +226,10 @@ def main(argv: list[str] | None = None) -> int:
                     rows[init, s, q] = json.loads(path.read_text())
                 else:
                     todo.append((init, s, q, str(path)))
-    print(f"code {code}: {len(todo)} runs to do, {len(rows)} cached", flush=True)
+    # The defaults last: a run that only adds settings then rarely repeats one in flight.
+    todo.sort(key=lambda t: len(t[1]) == 0)
+    sys.stdout.write(f"code {code}: {len(todo)} runs to do, {len(rows)} cached\n")
+    sys.stdout.flush()
     tasks = [(args.root, q, init, s, p) for init, s, q, p in todo]
     if args.jobs > 1 and tasks:
         with ProcessPoolExecutor(args.jobs) as pool:
@@ -235,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
             rows[init, s, q] = _task(t)[1]
     for init in args.init:
         sub = {(s, q): rows[init, s, q] for s in settings for q in seqs}
-        print("\n".join(report(init, seqs, settings, sub, args.folds)), flush=True)
+        sys.stdout.write("\n".join(report(init, seqs, settings, sub, args.folds)) + "\n")
+        sys.stdout.flush()
     return 0
 
 

@@ -36,6 +36,7 @@ from streamseg.engines.classic_colour import (
     quantise,
 )
 from streamseg.engines.classic_init import InitConfig, mask_from_points_box
+from streamseg.engines.classic_local import local_colour_llr
 from streamseg.errors import EngineError
 
 
@@ -70,6 +71,9 @@ class ClassicConfig:
     locate_llr: the smallest mean colour log-likelihood ratio of a found blob.
     locate_area: (smallest, largest) area of a found blob, as a multiple of the
         object's expected area.
+    local_weight, local_radius, local_clip: weight, window half-size (work pixels) and
+        largest value of the local colour evidence along the boundary
+        (streamseg/engines/classic_local.py); weight 0 turns it off.
     init: settings of the first-frame segmentation from clicks or a box.
     """
 
@@ -96,6 +100,9 @@ class ClassicConfig:
     locate_size: int = 160
     locate_llr: float = 1.0
     locate_area: tuple[float, float] = (0.3, 3.0)
+    local_weight: float = 0.0
+    local_radius: int = 12
+    local_clip: float = 3.0
     init: InitConfig = field(default_factory=InitConfig)
 
 
@@ -281,6 +288,9 @@ class ClassicEngine:
             weight = cfg.colour_weight * float(np.clip((agree - 0.6) / 0.3, 0.0, 1.0))
             llr = weight * llr
             logit = logit + llr
+        if cfg.local_weight > 0 and core.any():
+            local = local_colour_llr(rgb, p, cfg.local_radius, cfg.local_clip)
+            logit = logit + cfg.local_weight * local
         post = 1.0 / (1.0 + np.exp(-logit))
         guide = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
         if cfg.guide_radius > 0:
@@ -301,9 +311,10 @@ class ClassicEngine:
                 crop_mask = np.zeros_like(crop_mask)
             score = evidence
         elif not (cfg.max_shrink * core_area <= area <= cfg.max_growth * int(support.sum())):
-            # The colour model went wrong (or the object changed abruptly): keep the prior.
+            # The colour model went wrong (or the object changed abruptly): keep the
+            # prior, scored by how far the evidence departed from it.
             crop_mask = core[y0:y1, x0:x1]
-            score = 0.5 * _quality(crop_mask, crop_mask, full)
+            score = 0.5 * score
         mask = np.zeros((h, w), bool)
         mask[y0:y1, x0:x1] = crop_mask
         posterior = np.zeros((h, w), np.float32)

@@ -9,8 +9,9 @@ tracker's score combines
   accumulate: a track that was unsure a while ago is still suspect), started at
   the first frame's score, and
 - this frame's agreement with the prior: the IoU of the answer with the mask the
-  motion carried over (its 0.5 level set). Below ``score_jump`` the score falls in
-  proportion: a sudden jump lowers it at once.
+  motion carried over (its 0.5 level set), or the engine's own score if lower.
+  Below ``score_jump`` the confidence falls in proportion: a sudden jump lowers it
+  at once, and it recovers only as the running mean does.
 
 When the score falls below ``lost_score`` the object is treated as out of sight
 (absent, re-acquisition looks for it).
@@ -36,8 +37,14 @@ def frame_score(
 
     confidence: the track's running confidence so far; engine_score: the engine's
     score for this frame; jump_iou: ``prior_iou`` of the answer; rate: weight of this
-    frame in the running mean; jump: the prior IoU below which the score is scaled down.
+    frame in the running mean; jump: the prior IoU (or engine score) below which the
+    confidence is scaled down.
     """
     conf = (1.0 - rate) * confidence + rate * float(np.clip(engine_score, 0.0, 1.0))
-    factor = 1.0 if jump <= 0 else float(np.clip(jump_iou / jump, 0.0, 1.0))
-    return conf, conf * factor
+    # The engine may keep the prior when its evidence says otherwise (the classic
+    # engine does): its own score then tells of the jump the mask does not show.
+    worst = min(jump_iou, float(engine_score))
+    factor = 1.0 if jump <= 0 else float(np.clip(worst / jump, 0.0, 1.0))
+    # The hit is kept: after a jump the track is suspect until it has earned back trust.
+    conf *= factor
+    return conf, conf

@@ -24,7 +24,8 @@ class ObjectTrack:
     (found again on this frame after being out of sight), "hidden" (out of sight,
     still looked for where it went), "lost" (searched for by appearance only) or
     "removed". score: the confidence of the last answer (0 while out of sight);
-    confidence: the running mean of the engine's scores (streamseg/track/confidence.py).
+    confidence: the running mean of the engine's scores (streamseg/track/confidence.py);
+    grow_left: frames on which motion may still extend its mask.
     extent: (H, W) float32 in [0, 1], where the object is, hidden parts included,
         fading with time; motion: (2, 3) its last overall motion; hidden_for: frames
         since it was last seen; peak_area: its recent largest area, in pixels.
@@ -44,6 +45,7 @@ class ObjectTrack:
     box: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
     score: float = 0.0
     confidence: float = 1.0
+    grow_left: int = 0
     extent: np.ndarray | None = None
     motion: np.ndarray | None = None
     hidden_for: int = 0

@@ -104,6 +104,9 @@ class TrackerConfig:
         else (the object is out of sight).
     point_unreliable: a carried point is not handed to the engine on a frame where the
         flow's unreliability (forward-backward check) at it exceeds this (occluded).
+    grow_frames: after a start from clicks or a box, on how many frames pixels moving
+        like the object (and unlike the background) may extend its mask (the whole
+        object from a click on part of it; streamseg/track/prior.py).
     score_rate: weight of each frame's engine score in the track's running confidence
         (streamseg/track/confidence.py).
     score_jump: IoU with the motion-carried prior below which a frame's score is
@@ -129,8 +132,9 @@ class TrackerConfig:
     max_lost: int | None = None
     min_prior_overlap: float = 0.5
     point_unreliable: float = 0.5
+    grow_frames: int = 0
     score_rate: float = 0.1
-    score_jump: float = 0.5
+    score_jump: float = 0.8
     lost_score: float = 0.0
 
 
@@ -263,6 +267,8 @@ class Tracker:
         tr.points, tr.labels = points, labels
         tr.logits = tr.appearance = tr.extent = tr.motion = tr.template = tr.candidate = None
         tr.hidden_for, tr.peak_area, tr.hits, tr.confidence = 0, 0.0, 0, 1.0
+        # A mask gives the whole object; clicks or a box may give part of it.
+        tr.grow_left = 0 if masks else self.config.grow_frames
         return ObjectPrompt(
             points=points,
             labels=labels,
@@ -296,7 +302,10 @@ class Tracker:
         tr.motion = motion
         if tr.extent is not None and c.extent_decay > 0:
             tr.extent = c.extent_decay * flow.warp_affine(tr.extent, motion)
-        prior = object_prior(flow, tr.mask, motion, tr.extent, c.prior)
+        growing = tr.grow_left > 0 and tr.mask is not None
+        prior = object_prior(flow, tr.mask, motion, tr.extent, c.prior, grow=growing)
+        if growing:
+            tr.grow_left -= 1
         tr.points = flow.carry_points(tr.points)
         box = mask_box(prior >= 0.5)
         # Out of sight, the carried points mark nothing: an engine told "here" would
@@ -316,7 +325,8 @@ class Tracker:
             box=box if box[2] > box[0] else None,
             mask=prior,
             logits=tr.logits,
-            appearance=tr.appearance,
+            # While it grows, its colours are learned afresh from each frame's mask.
+            appearance=None if growing else tr.appearance,
         )
 
     def _search(self, tr: ObjectTrack, embedding: Any) -> bool:
