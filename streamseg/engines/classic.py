@@ -10,11 +10,16 @@ to the prior's logit
   object's anchored on the first frame and updated slowly, so its colours do not
   drift; the background's re-learned from around the object every frame), weighted
   by how well the two separate on this object,
+- optionally (``local_weight``), local colour models along the boundary: the colour
+  just inside against just outside the carried mask (streamseg/engines/classic_local.py),
 
 then smooths the posterior with an edge-aware guided filter (the image is the
 guide, so the 0.5 level set settles on image edges), thresholds it at full
 resolution, keeps the connected parts the prior supports, and falls back to the
-prior when the result departs too far from it (a colour model gone wrong). Objects
+prior when the result departs too far from it (a colour model gone wrong). Its
+score is the answer's IoU with the carried mask times how decided the posterior is
+off the boundary (halved when it fell back to the prior); the tracker turns these
+per-frame scores into a track confidence (streamseg/track/confidence.py). Objects
 that claim the same pixel get it by the higher posterior. GrabCut itself is too slow
 for every frame (about 0.17 s for one iteration on a 240 x 135 crop here).
 """

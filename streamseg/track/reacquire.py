@@ -62,13 +62,13 @@ def reacquire_prompt(tr: ObjectTrack, shape: tuple[int, int]) -> ObjectPrompt:
     if fx1 > fx0 and fy1 > fy0:
         prior[fy0:fy1, fx0:fx1] = tr.template[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
     sigma = max(1.0, 0.05 * np.sqrt(tr.peak_area))
-    prior = cv2.GaussianBlur(prior, (0, 0), sigma)
-    box = mask_box(prior >= 0.5)
+    soft: np.ndarray = cv2.GaussianBlur(prior, (0, 0), sigma)
+    box = mask_box(soft >= 0.5)
     return ObjectPrompt(
         points=np.array([[x, y]], np.float32),
         labels=np.ones(1, np.int32),
         box=box if box[2] > box[0] else None,
-        mask=prior,
+        mask=soft,
         appearance=tr.appearance,
     )
 

@@ -39,7 +39,7 @@ from streamseg.engines.base import Engine, ObjectPrompt
 from streamseg.errors import UsageError
 from streamseg.track.confidence import frame_score, prior_iou
 from streamseg.track.flow import FlowEstimator, FlowField
-from streamseg.track.points import interior_points
+from streamseg.track.points import fix_points
 from streamseg.track.prior import PriorConfig, object_prior
 from streamseg.track.reacquire import reacquire_prompt, search, store_reacquired
 from streamseg.track.state import (
@@ -379,30 +379,7 @@ class Tracker:
         if c.extent_decay > 0:
             m = mask.astype(np.float32)
             tr.extent = m if tr.extent is None else np.maximum(tr.extent, m)
-        self._fix_points(tr)
-
-    @staticmethod
-    def _fix_points(tr: ObjectTrack) -> None:
-        """Keep carried points meaningful: positives inside the mask, negatives outside.
-
-        A positive point that drifted off the mask is replaced by a new one sampled
-        from the mask's interior (at least half the deepest point's distance from the
-        edge), as far as possible from the points that stayed, so they spread over
-        the object. A negative point that drifted onto the object is dropped.
-        """
-        if not len(tr.points):
-            return
-        assert tr.mask is not None
-        h, w = tr.mask.shape
-        ix = np.clip(np.round(tr.points[:, 0]).astype(int), 0, w - 1)
-        iy = np.clip(np.round(tr.points[:, 1]).astype(int), 0, h - 1)
-        inside = tr.mask[iy, ix]
-        keep = (tr.labels > 0) | ~inside
-        stray = (tr.labels > 0) & ~inside
-        if stray.any():
-            tr.points = tr.points.copy()
-            tr.points[stray] = interior_points(tr.mask, int(stray.sum()), tr.points[~stray])
-        tr.points, tr.labels = tr.points[keep], tr.labels[keep]
+        tr.points, tr.labels = fix_points(mask, tr.points, tr.labels)
 
     def _result(self, frame: Frame) -> FrameResult:
         h, w = frame.image.shape[:2]
