@@ -105,7 +105,7 @@ class ClassicConfig:
     locate_size: int = 160
     locate_llr: float = 1.0
     locate_area: tuple[float, float] = (0.3, 3.0)
-    local_weight: float = 0.0
+    local_weight: float = 0.5
     local_radius: int = 12
     local_clip: float = 3.0
     init: InitConfig = field(default_factory=InitConfig)
