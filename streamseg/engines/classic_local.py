@@ -17,14 +17,34 @@ import numpy as np
 
 
 def local_colour_llr(
-    rgb: np.ndarray, prior: np.ndarray, radius: int, clip: float, floor: float = 25.0
+    rgb: np.ndarray,
+    prior: np.ndarray,
+    radius: int,
+    clip: float,
+    floor: float = 25.0,
+    step: int = 2,
 ) -> np.ndarray:
     """(h, w) float32 log-likelihood ratio object : background of each pixel's colour.
 
     rgb: (h, w, 3) uint8; prior: (h, w) float32 in [0, 1] (the carried mask); radius:
     window half-size in pixels; clip: the largest |ratio|; floor: smallest variance
-    (Lab units squared) per channel, so flat regions do not give certainty.
+    (Lab units squared) per channel, so flat regions do not give certainty; step:
+    the work is done at 1/step of the resolution (speed).
     """
+    h, w = prior.shape
+    if step > 1 and min(h, w) >= 8 * step:
+        # Local statistics are smooth: work at 1/step resolution, upsample the answer
+        # (the guided filter that follows puts the boundary back on the image's edges).
+        size = (max(1, w // step), max(1, h // step))
+        small = local_colour_llr(
+            cv2.resize(rgb, size, interpolation=cv2.INTER_AREA),
+            cv2.resize(prior, size, interpolation=cv2.INTER_AREA),
+            max(1, radius // step),
+            clip,
+            floor,
+            step=1,
+        )
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab).astype(np.float32)
     k = (2 * radius + 1, 2 * radius + 1)
 
