@@ -23,7 +23,7 @@ from streamseg.gaze.config import GazeConfig
 from streamseg.render.inpaint_config import InpaintConfig
 from streamseg.sinks.output_config import OutputConfig
 from streamseg.sources.base import SourceConfig
-from streamseg.track.tracker import TrackerConfig
+from streamseg.track.tracker_config import TrackerConfig
 
 
 @dataclass

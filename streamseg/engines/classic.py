@@ -10,11 +10,16 @@ to the prior's logit
   object's anchored on the first frame and updated slowly, so its colours do not
   drift; the background's re-learned from around the object every frame), weighted
   by how well the two separate on this object,
+- optionally (``local_weight``), local colour models along the boundary: the colour
+  just inside against just outside the carried mask (streamseg/engines/classic_local.py),
 
 then smooths the posterior with an edge-aware guided filter (the image is the
 guide, so the 0.5 level set settles on image edges), thresholds it at full
 resolution, keeps the connected parts the prior supports, and falls back to the
-prior when the result departs too far from it (a colour model gone wrong). Objects
+prior when the result departs too far from it (a colour model gone wrong). Its
+score is the answer's IoU with the carried mask times how decided the posterior is
+off the boundary (halved when it fell back to the prior); the tracker turns these
+per-frame scores into a track confidence (streamseg/track/confidence.py). Objects
 that claim the same pixel get it by the higher posterior. GrabCut itself is too slow
 for every frame (about 0.17 s for one iteration on a 240 x 135 crop here).
 """
@@ -29,12 +34,16 @@ import numpy as np
 
 from streamseg.checks import check_numbers
 from streamseg.engines.base import ObjectPrompt, Segmentation
+from streamseg.engines.classic_colour import (
+    ColourModel,
+    hidden,
+    histogram,
+    locate_colour,
+    quantise,
+)
 from streamseg.engines.classic_init import InitConfig, mask_from_points_box
+from streamseg.engines.classic_local import local_colour_llr
 from streamseg.errors import EngineError, UsageError
-
-# Lab quantisation: coarse in lightness (shading changes it), finer in colour.
-_BINS = (8, 16, 16)
-_SHIFTS = (5, 4, 4)  # 256 >> shift == bins
 
 
 @dataclass
@@ -68,6 +77,9 @@ class ClassicConfig:
     locate_llr: the smallest mean colour log-likelihood ratio of a found blob.
     locate_area: (smallest, largest) area of a found blob, as a multiple of the
         object's expected area.
+    local_weight, local_radius, local_clip: weight, window half-size (work pixels) and
+        largest value of the local colour evidence along the boundary
+        (streamseg/engines/classic_local.py); weight 0 turns it off.
     init: settings of the first-frame segmentation from clicks or a box.
     """
 
@@ -94,6 +106,9 @@ class ClassicConfig:
     locate_size: int = 160
     locate_llr: float = 1.0
     locate_area: tuple[float, float] = (0.3, 3.0)
+    local_weight: float = 0.5
+    local_radius: int = 12
+    local_clip: float = 3.0
     init: InitConfig = field(default_factory=InitConfig)
 
     def __post_init__(self) -> None:
@@ -111,41 +126,6 @@ class ClassicEmbedding:
     """The classic engine's per-frame 'embedding': the (H, W, 3) uint8 RGB frame itself."""
 
     image: np.ndarray
-
-
-@dataclass
-class ColourModel:
-    """An object's appearance: normalised Lab histograms, each of shape _BINS, float32.
-
-    fg0 is the first frame's object histogram (the anchor); fg the running one; bg
-    the background's near the object.
-    """
-
-    fg0: np.ndarray
-    fg: np.ndarray
-    bg: np.ndarray
-
-
-def _quantise(rgb: np.ndarray) -> np.ndarray:
-    """(h, w) int32 histogram bin of each pixel of a (h, w, 3) uint8 RGB image."""
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab)
-    q = lab >> np.array(_SHIFTS, np.uint8)
-    return (q[..., 0].astype(np.int32) * _BINS[1] + q[..., 1]) * _BINS[2] + q[..., 2]
-
-
-def _histogram(bins: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """Normalised, lightly smoothed histogram (shape _BINS) of the bins where ``where``."""
-    n = int(np.prod(_BINS))
-    h = np.bincount(bins[where], minlength=n).astype(np.float32).reshape(_BINS)
-    # Separable [1 2 1] smoothing: neighbouring colours are nearly as likely.
-    for axis in range(3):
-        p = np.pad(h, [(1, 1) if a == axis else (0, 0) for a in range(3)], mode="edge")
-        sl = [slice(None)] * 3
-        lo, mid, hi = (list(sl) for _ in range(3))
-        lo[axis], mid[axis], hi[axis] = slice(0, -2), slice(1, -1), slice(2, None)
-        h = 0.25 * p[tuple(lo)] + 0.5 * p[tuple(mid)] + 0.25 * p[tuple(hi)]
-    total = h.sum()
-    return (h / total if total > 0 else np.full(_BINS, 1.0 / n)).astype(np.float32)
 
 
 def _guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
@@ -216,52 +196,11 @@ class ClassicEngine:
         self, embedding: ClassicEmbedding, appearance: object, area: float | None = None
     ) -> tuple[float, float, float] | None:
         """Where on the frame an object with this appearance (a ColourModel) most likely
-        is: (x, y, score) in frame pixels, score in [0, 1], or None when nothing fits.
-
-        The object's colour histogram is back-projected against the background's (its
-        surroundings' histogram mixed with the whole frame's) on the frame at reduced
-        resolution; the smoothed log-likelihood ratio's positive blobs are candidates,
-        those whose size fits ``area`` (the object's expected area in frame pixels,
-        when known) count, and the one with the largest share of object-coloured
-        pixels wins if that share reaches ``reappear_evidence``.
-        """
+        is: (x, y, score) in frame pixels, score in [0, 1], or None when nothing fits
+        (streamseg/engines/classic_colour.py, ``locate_colour``)."""
         if not isinstance(appearance, ColourModel):
             return None
-        cfg = self.config
-        image = embedding.image
-        h, w = image.shape[:2]
-        s = min(1.0, cfg.locate_size / max(h, w))
-        size = (max(1, round(w * s)), max(1, round(h * s)))
-        bins = _quantise(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
-        fg = (cfg.anchor * appearance.fg0 + (1 - cfg.anchor) * appearance.fg).reshape(-1)
-        frame_hist = _histogram(bins, np.ones(bins.shape, bool)).reshape(-1)
-        bg = 0.5 * appearance.bg.reshape(-1) + 0.5 * frame_hist
-        llr = np.log(fg[bins] + 1e-5) - np.log(bg[bins] + 1e-5)
-        llr = np.clip(llr, -cfg.colour_clip, cfg.colour_clip).astype(np.float32)
-        expected = area * s * s if area else None
-        sigma = max(1.0, 0.15 * np.sqrt(expected)) if expected else 1.5
-        smooth = cv2.GaussianBlur(llr, (0, 0), sigma)
-        blobs = (smooth > 0).view(np.uint8)
-        n, labels, stats, centres = cv2.connectedComponentsWithStats(blobs, connectivity=8)
-        if n <= 1:
-            return None
-        flat = labels.ravel()
-        areas = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
-        evidence = np.bincount(flat, (llr.ravel() > 0).astype(np.float64), n) / areas
-        strength = np.bincount(flat, llr.ravel().astype(np.float64), n) / areas
-        ok = (areas >= 4) & (strength >= cfg.locate_llr)
-        if expected:
-            lo, hi = cfg.locate_area
-            ok &= (areas >= lo * expected) & (areas <= hi * expected)
-        ok[0] = False
-        if not ok.any():
-            return None
-        best = int(np.argmax(np.where(ok, evidence, -1.0)))
-        score = float(evidence[best])
-        if score < cfg.reappear_evidence:
-            return None
-        cx, cy = centres[best]
-        return float((cx + 0.5) / s - 0.5), float((cy + 0.5) / s - 0.5), score
+        return locate_colour(embedding.image, appearance, area, self.config)
 
     def _one(self, image: np.ndarray, prompt: ObjectPrompt) -> Segmentation:
         h, w = image.shape[:2]
@@ -304,14 +243,14 @@ class ClassicEngine:
         x0, y0, x1, y1 = box
         s = min(1.0, self.config.work_size / max(x1 - x0, y1 - y0))
         size = (max(1, round((x1 - x0) * s)), max(1, round((y1 - y0) * s)))
-        bins = _quantise(cv2.resize(image[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA))
+        bins = quantise(cv2.resize(image[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA))
         m = cv2.resize(mask[y0:y1, x0:x1].view(np.uint8), size, interpolation=cv2.INTER_NEAREST)
         kernel = np.ones((3, 3), np.uint8)
         inner = cv2.erode(m, kernel).astype(bool)
         outer = ~cv2.dilate(m, kernel, iterations=2).astype(bool)
         if not inner.any():
             inner = m.astype(bool)
-        fg, bg = _histogram(bins, inner), _histogram(bins, outer)
+        fg, bg = histogram(bins, inner), histogram(bins, outer)
         cfg = self.config
         if model is None:
             model = ColourModel(fg0=fg, fg=fg, bg=bg)
@@ -349,11 +288,11 @@ class ClassicEngine:
         llr = np.zeros_like(logit)
         model: ColourModel | None = prompt.appearance
         if model is not None:
-            bins = _quantise(rgb)
+            bins = quantise(rgb)
             fg = (cfg.anchor * model.fg0 + (1 - cfg.anchor) * model.fg).reshape(-1)
             llr = np.log(fg[bins] + 1e-5) - np.log(model.bg.reshape(-1)[bins] + 1e-5)
             llr = np.clip(llr, -cfg.colour_clip, cfg.colour_clip)
-            if _hidden(llr, p, fg, model.bg.reshape(-1), cfg):
+            if hidden(llr, p, fg, model.bg.reshape(-1), cfg):
                 # Where the object should be there is little of its colour: something
                 # passed in front of it. Nothing rather than the occluder.
                 return Segmentation(
@@ -364,6 +303,9 @@ class ClassicEngine:
             weight = cfg.colour_weight * float(np.clip((agree - 0.6) / 0.3, 0.0, 1.0))
             llr = weight * llr
             logit = logit + llr
+        if cfg.local_weight > 0 and core.any():
+            local = local_colour_llr(rgb, p, cfg.local_radius, cfg.local_clip)
+            logit = logit + cfg.local_weight * local
         post = 1.0 / (1.0 + np.exp(-logit))
         guide = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
         if cfg.guide_radius > 0:
@@ -374,7 +316,7 @@ class ClassicEngine:
         # Only the confidently carried part may veto a large shrink: where the flow was
         # unreliable the tracker's prior is soft, and colour may overrule it.
         area, core_area = int(crop_mask.sum()), int(np.count_nonzero(prior > 0.9))
-        score = 1.0
+        score = _quality(crop_mask, core[y0:y1, x0:x1], full)
         if not core.any():
             # Nothing visible was carried over: accept a re-appearance only when its
             # colours clearly say it is the object.
@@ -384,9 +326,10 @@ class ClassicEngine:
                 crop_mask = np.zeros_like(crop_mask)
             score = evidence
         elif not (cfg.max_shrink * core_area <= area <= cfg.max_growth * int(support.sum())):
-            # The colour model went wrong (or the object changed abruptly): keep the prior.
+            # The colour model went wrong (or the object changed abruptly): keep the
+            # prior, scored by how far the evidence departed from it.
             crop_mask = core[y0:y1, x0:x1]
-            score = 0.5
+            score = 0.5 * score
         mask = np.zeros((h, w), bool)
         mask[y0:y1, x0:x1] = crop_mask
         posterior = np.zeros((h, w), np.float32)
@@ -394,15 +337,21 @@ class ClassicEngine:
         return self._finish(image, mask, posterior, score, model)
 
 
-def _hidden(llr: np.ndarray, p: np.ndarray, fg: np.ndarray, bg: np.ndarray, cfg) -> bool:
-    """Whether the object looks covered: the prior's core (p > 0.5) has too few pixels
-    of its colours (llr > 0), while the colour model is clearly discriminative."""
-    core = p > 0.5
-    if cfg.hidden_evidence <= 0 or not core.any():
-        return False
-    if float(np.mean(llr[core] > 0)) >= cfg.hidden_evidence:
-        return False
-    return 1.0 - float(np.sum(np.sqrt(fg * bg))) >= cfg.hidden_distinct
+def _quality(mask: np.ndarray, carried: np.ndarray, post: np.ndarray) -> float:
+    """How much to trust this frame's answer, in [0, 1]: the IoU of the (h, w) bool
+    mask with the (h, w) bool mask carried by motion (a jump to another region
+    lowers it), times how decided the (h, w) float32 posterior is away from the
+    mask's boundary (mean |2 p - 1|: colour and motion agree on what is object)."""
+    union = np.count_nonzero(mask | carried)
+    if union == 0:
+        return 0.0
+    iou = np.count_nonzero(mask & carried) / union
+    m8 = mask.view(np.uint8)
+    kernel = np.ones((5, 5), np.uint8)
+    band = cv2.dilate(m8, kernel).astype(bool) & ~cv2.erode(m8, kernel).astype(bool)
+    off = ~band
+    decided = float(np.mean(np.abs(2.0 * np.clip(post[off], 0, 1) - 1.0))) if off.any() else 0.0
+    return float(iou * decided)
 
 
 def _prior_logit(p: np.ndarray, cfg: ClassicConfig) -> np.ndarray:

@@ -32,3 +32,28 @@ def interior_points(
         chosen.append(best)
         out.append(best)
     return np.array(out, np.float32).reshape(-1, 2)
+
+
+def fix_points(
+    mask: np.ndarray, points: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keep carried points meaningful: positives inside the mask, negatives outside.
+
+    mask: (H, W) bool; points: (K, 2) float32 x, y; labels: (K,) int32 (1 = object).
+    A positive point that drifted off the mask is replaced by a new one sampled from
+    the mask's interior (at least half the deepest point's distance from the edge), as
+    far as possible from the points that stayed, so they spread over the object. A
+    negative point that drifted onto the object is dropped. Returns (points, labels).
+    """
+    if not len(points):
+        return points, labels
+    h, w = mask.shape
+    ix = np.clip(np.round(points[:, 0]).astype(int), 0, w - 1)
+    iy = np.clip(np.round(points[:, 1]).astype(int), 0, h - 1)
+    inside = mask[iy, ix]
+    keep = (labels > 0) | ~inside
+    stray = (labels > 0) & ~inside
+    if stray.any():
+        points = points.copy()
+        points[stray] = interior_points(mask, int(stray.sum()), points[~stray])
+    return points[keep], labels[keep]

@@ -43,6 +43,10 @@ class PriorConfig:
     motion_clip: largest motion evidence, in logits.
     motion_contrast: difference (reduced-scale pixels) between the object's and the
         background's motion below which motion says nothing; full weight at twice it.
+    grow_weight: while an object grows (``object_prior(grow=True)``), the weight of the
+        evidence for pixels that move like it, relative to that against.
+    grow_floor: while it grows, the lowest prior logit away from the carried mask.
+    grow_margin: while it grows, the crop margin (fraction of its larger side).
     """
 
     boundary_sigma: float = 3.0
@@ -55,6 +59,9 @@ class PriorConfig:
     motion_sigma: float = 1.0
     motion_clip: float = 3.0
     motion_contrast: float = 1.0
+    grow_weight: float = 2.0
+    grow_floor: float = 1.0
+    grow_margin: float = 0.5
 
     def __post_init__(self) -> None:
         self.validate()
@@ -64,7 +71,9 @@ class PriorConfig:
         check_numbers(self, "tracker.prior", signed=("hidden_logit",))
 
 
-def _box(masks: list[np.ndarray], cfg: PriorConfig) -> tuple[int, int, int, int] | None:
+def _box(
+    masks: list[np.ndarray], cfg: PriorConfig, margin: float | None = None
+) -> tuple[int, int, int, int] | None:
     """x0, y0, x1, y1 covering every (H, W) bool mask given, plus a margin."""
     union = np.logical_or.reduce(masks)
     ys = np.flatnonzero(union.any(axis=1))
@@ -72,7 +81,7 @@ def _box(masks: list[np.ndarray], cfg: PriorConfig) -> tuple[int, int, int, int]
         return None
     xs = np.flatnonzero(union.any(axis=0))
     x0, x1, y0, y1 = int(xs[0]), int(xs[-1]) + 1, int(ys[0]), int(ys[-1]) + 1
-    m = max(cfg.min_margin, int(cfg.margin * max(x1 - x0, y1 - y0)))
+    m = max(cfg.min_margin, int((margin or cfg.margin) * max(x1 - x0, y1 - y0)))
     h, w = union.shape
     return max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m)
 
@@ -102,14 +111,20 @@ def _fit_affine(points: np.ndarray, flow: np.ndarray, limit: int = 300) -> np.nd
 
 
 def motion_evidence(
-    flow: FlowField, prob: np.ndarray, box: tuple[int, int, int, int], cfg: PriorConfig
+    flow: FlowField,
+    prob: np.ndarray,
+    box: tuple[int, int, int, int],
+    cfg: PriorConfig,
+    grow: float = 0.0,
 ) -> np.ndarray | None:
     """(h, w) float32 logit evidence (<= 0) on the full-resolution crop ``box``.
 
     prob: (h, w) float32 the prior so far on that crop; it labels the samples (> 0.9
     object, < 0.1 background) that fit the object's and the background's affine
     motion. Negative where a pixel's backward flow fits the background's motion and not
-    the object's. None when either motion cannot be fitted.
+    the object's. With ``grow`` > 0, also positive (up to ``grow`` times as strong)
+    where it fits the object's motion and not the background's. None when either
+    motion cannot be fitted.
     """
     # Work on every other pixel of the reduced-scale flow: motion is smooth, this is cheap.
     s = flow.scale / 2
@@ -158,7 +173,9 @@ def motion_evidence(
     # evidence for the object, while "moves like the background" is strong against.
     contrast = np.clip((sep - cfg.motion_contrast) / cfg.motion_contrast, 0.0, 1.0)
     fit = np.exp(-0.5 * (perp / (cfg.motion_sigma + 0.3 * sep)) ** 2)
-    ev = np.minimum(2.0 * alpha - 1.0, 0.0).clip(-1.0, 0.0) * contrast * fit * (1.0 - u)
+    side = np.clip(2.0 * alpha - 1.0, -1.0, 1.0)
+    side = np.where(side < 0, side, grow * side)
+    ev = side * contrast * fit * (1.0 - u)
     ev = ev.astype(np.float32) * cfg.motion_clip
     return cv2.resize(ev, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
 
@@ -169,8 +186,14 @@ def object_prior(
     motion: np.ndarray,
     extent: np.ndarray | None,
     cfg: PriorConfig,
+    grow: bool = False,
 ) -> np.ndarray:
     """(H, W) float32 in [0, 1]: the object's prior on the current frame.
+
+    grow: the object's extent is still uncertain (the first frames after a click):
+    pixels that move like the object and unlike the background count for it, and
+    away from the carried mask the prior is no more negative than -grow_floor, so
+    such motion can extend the mask to the whole moving object.
 
     mask: (H, W) bool last mask (None when the object was out of sight); motion: (2, 3)
     its overall motion, previous -> current; extent: (H, W) float32 its extent, already
@@ -186,7 +209,7 @@ def object_prior(
     expected = extent > 0.5 if extent is not None else None
     if expected is not None:
         parts.append(expected)
-    box = _box(parts, cfg) if parts else None
+    box = _box(parts, cfg, cfg.grow_margin if grow else None) if parts else None
     if box is None:
         return out
     x0, y0, x1, y1 = box
@@ -202,8 +225,13 @@ def object_prior(
         # Expected but not carried: nearly undecided, so clear evidence from the engine
         # (the object's own colours) may bring it back.
         logit = np.where(expected[crop], np.maximum(logit, cfg.hidden_logit), logit)
+    growing = grow and cfg.grow_weight > 0 and mask is not None
+    # The samples that fit the two motions are labelled by the carried mask alone.
+    prob = 1.0 / (1.0 + np.exp(-logit))
+    if growing:
+        logit = np.maximum(logit, -cfg.grow_floor)
     if cfg.motion_weight > 0 and mask is not None:
-        ev = motion_evidence(flow, 1.0 / (1.0 + np.exp(-logit)), box, cfg)
+        ev = motion_evidence(flow, prob, box, cfg, cfg.grow_weight if growing else 0.0)
         if ev is not None:
             logit = logit + cfg.motion_weight * ev
     out[crop] = 1.0 / (1.0 + np.exp(-logit))

@@ -30,133 +30,47 @@ re-initialises it from that frame on; several for one id and frame are merged.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
 import numpy as np
 
-from streamseg.checks import check_numbers, check_range
-from streamseg.choices import FLOW_PRESETS
 from streamseg.engines.base import Engine, ObjectPrompt
 from streamseg.errors import UsageError
 from streamseg.flow import FlowEstimator, FlowField
-from streamseg.track.points import interior_points
-from streamseg.track.prior import PriorConfig, object_prior
+from streamseg.track.confidence import frame_score, prior_iou
+from streamseg.track.points import fix_points
+from streamseg.track.prior import object_prior
+from streamseg.track.reacquire import reacquire_prompt, search, store_reacquired
+from streamseg.track.state import (
+    CARRIED,
+    HIDDEN,
+    LOST,
+    PENDING,
+    REACQUIRED,
+    REMOVED,
+    TRACKING,
+    VISIBLE,
+    ObjectTrack,
+    remember_shape,
+)
+from streamseg.track.tracker_config import TrackerConfig
 from streamseg.types import Frame, FrameResult, Prompt, mask_box
 
 log = logging.getLogger(__name__)
 
-PENDING, TRACKING, HIDDEN, LOST, REMOVED = "pending", "tracking", "hidden", "lost", "removed"
-REACQUIRED = "reacquired"
-VISIBLE = (TRACKING, REACQUIRED)  # present on the last frame
-CARRIED = (TRACKING, REACQUIRED, HIDDEN)  # carried by the flow each frame
-
-
-@dataclass
-class TrackerConfig:
-    """Settings of the tracker.
-
-    flow_scale: resolution of the optical flow, as a fraction of the frame's.
-    flow_max_side: the flow image's longest side, in pixels, at most (so HD input costs
-        no more than SD).
-    flow_preset: DIS preset, "ultrafast", "fast" or "medium".
-    flow_consistency: also compute forward flow, to flag occlusions (forward-backward
-        check) and to carry points exactly.
-    prior: how the last mask, the motion and the extent make the next frame's prior.
-    extent_decay: per-frame decay of the remembered extent of an object (where it is,
-        hidden parts included); 0 turns the extent off.
-    max_hidden: frames an object that is out of sight is still looked for.
-    min_area: fewest pixels, as a fraction of the frame, for an object to count as
-        present; below it the object is hidden (or lost) and its mask dropped.
-    min_area_ratio: likewise, as a fraction of the object's recent peak area.
-    peak_decay: per-frame decay of that peak (so a shrinking object can shrink).
-    reacquire: search for hidden or lost objects by their appearance (engine.locate).
-    reacquire_confirm: consecutive frames a candidate must be found on before it is tried.
-    reacquire_distance: how far apart (in units of the object's size, the square root
-        of its area) two consecutive candidates may be and still confirm each other.
-    reacquire_score: the engine's smallest score for a re-acquired mask.
-    reacquire_area: (smallest, largest) area of a re-acquired mask, as a multiple of
-        the object's last known area.
-    max_lost: frames a lost object is still searched for (None: as long as it runs).
-    min_prior_overlap: the smallest share of a tracked answer that must lie where the
-        prior allowed the object (prior >= 0.25); less and the answer is something
-        else (the object is out of sight).
-    point_unreliable: a carried point is not handed to the engine on a frame where the
-        flow's unreliability (forward-backward check) at it exceeds this (occluded).
-    """
-
-    flow_scale: float = 0.5
-    flow_max_side: int = 480
-    flow_preset: str = "medium"
-    flow_consistency: bool = True
-    prior: PriorConfig = field(default_factory=PriorConfig)
-    extent_decay: float = 0.97
-    max_hidden: int = 30
-    min_area: float = 2e-5
-    min_area_ratio: float = 0.02
-    peak_decay: float = 0.95
-    reacquire: bool = True
-    reacquire_confirm: int = 2
-    reacquire_distance: float = 0.5
-    reacquire_score: float = 0.6
-    reacquire_area: tuple[float, float] = (0.3, 3.0)
-    max_lost: int | None = None
-    min_prior_overlap: float = 0.5
-    point_unreliable: float = 0.5
-
-    def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> None:
-        """Check every value (UsageError); also after ``--set`` edits."""
-        check_numbers(self, "tracker", signed=())
-        check_range(self.flow_scale, 1e-3, 1.0, "tracker.flow_scale")
-        if self.flow_preset not in FLOW_PRESETS:
-            raise UsageError(
-                f"tracker.flow_preset {self.flow_preset!r} is unknown; use one of "
-                f"{', '.join(FLOW_PRESETS)}"
-            )
-        if self.flow_max_side < 16:
-            raise UsageError(f"tracker.flow_max_side is {self.flow_max_side}; give 16 or more")
-
-
-@dataclass
-class ObjectTrack:
-    """One object's state: O(1) in the video's length.
-
-    mask: (H, W) bool, the last mask (None before the object starts or once lost).
-    logits, appearance: the engine's own state from the last frame.
-    points: (K, 2) float32 the user's points, carried by the flow; labels: (K,) int32.
-    box: (4,) float32 of the last mask. status: "pending", "tracking", "reacquired"
-    (found again on this frame after being out of sight), "hidden" (out of sight,
-    still looked for where it went), "lost" (searched for by appearance only) or
-    "removed". score: the confidence of the last answer (0 while out of sight).
-    extent: (H, W) float32 in [0, 1], where the object is, hidden parts included,
-        fading with time; motion: (2, 3) its last overall motion; hidden_for: frames
-        since it was last seen; peak_area: its recent largest area, in pixels.
-    template: (h, w) bool, the last visible mask cropped to its box (its shape, for
-        re-acquisition); candidate: (x, y) where ``locate`` last found it while out of
-        sight, hits: on how many consecutive frames.
-    """
-
-    object_id: int
-    name: str | None = None
-    status: str = PENDING
-    mask: np.ndarray | None = None
-    logits: Any = None
-    appearance: Any = None
-    points: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
-    labels: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int32))
-    box: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
-    score: float = 0.0
-    extent: np.ndarray | None = None
-    motion: np.ndarray | None = None
-    hidden_for: int = 0
-    peak_area: float = 0.0
-    template: np.ndarray | None = None
-    candidate: tuple[float, float] | None = None
-    hits: int = 0
+__all__ = [
+    "CARRIED",
+    "HIDDEN",
+    "LOST",
+    "PENDING",
+    "REACQUIRED",
+    "REMOVED",
+    "TRACKING",
+    "VISIBLE",
+    "ObjectTrack",
+    "Tracker",
+    "TrackerConfig",
+]
 
 
 class Tracker:
@@ -221,7 +135,7 @@ class Tracker:
                 ids.append(oid)
                 continue
             if tr.status in (HIDDEN, LOST) and self._search(tr, embedding):
-                prompts.append(self._reacquire_prompt(tr, (h, w)))
+                prompts.append(reacquire_prompt(tr, (h, w)))
                 ids.append(oid)
                 found.add(oid)
                 if flow is not None:
@@ -237,7 +151,7 @@ class Tracker:
         min_px = max(1, int(self.config.min_area * h * w))
         for oid, seg, prompt in zip(ids, segs, prompts):
             if oid in found:
-                self._store_reacquired(self._tracks[oid], seg, min_px)
+                store_reacquired(self._tracks[oid], seg, min_px, self.config)
             else:
                 prior = None if (oid in due or prompt.mask_given) else prompt.mask
                 self._store(self._tracks[oid], seg, min_px, prior)
@@ -287,7 +201,9 @@ class Tracker:
         mask = np.logical_or.reduce(masks).astype(np.float32) if masks else None
         tr.points, tr.labels = points, labels
         tr.logits = tr.appearance = tr.extent = tr.motion = tr.template = tr.candidate = None
-        tr.hidden_for, tr.peak_area, tr.hits = 0, 0.0, 0
+        tr.hidden_for, tr.peak_area, tr.hits, tr.confidence = 0, 0.0, 0, 1.0
+        # A mask gives the whole object; clicks or a box may give part of it.
+        tr.grow_left = 0 if masks else self.config.grow_frames
         return ObjectPrompt(
             points=points,
             labels=labels,
@@ -321,7 +237,10 @@ class Tracker:
         tr.motion = motion
         if tr.extent is not None and c.extent_decay > 0:
             tr.extent = c.extent_decay * flow.warp_affine(tr.extent, motion)
-        prior = object_prior(flow, tr.mask, motion, tr.extent, c.prior)
+        growing = tr.grow_left > 0 and tr.mask is not None
+        prior = object_prior(flow, tr.mask, motion, tr.extent, c.prior, grow=growing)
+        if growing:
+            tr.grow_left -= 1
         tr.points = flow.carry_points(tr.points)
         box = mask_box(prior >= 0.5)
         # Out of sight, the carried points mark nothing: an engine told "here" would
@@ -341,99 +260,26 @@ class Tracker:
             box=box if box[2] > box[0] else None,
             mask=prior,
             logits=tr.logits,
-            appearance=tr.appearance,
+            # While it grows, its colours are learned afresh from each frame's mask.
+            appearance=None if growing else tr.appearance,
         )
 
     def _search(self, tr: ObjectTrack, embedding: Any) -> bool:
-        """Look for an out-of-sight object by its appearance; True once a candidate has
-        been found on enough consecutive frames near the same place."""
-        c = self.config
-        locate = getattr(self.engine, "locate", None)
-        if (
-            not c.reacquire
-            or locate is None
-            or tr.appearance is None
-            or tr.template is None
-            or (c.max_lost is not None and tr.status == LOST and tr.hidden_for > c.max_lost)
-        ):
-            return False
-        hit = locate(embedding, tr.appearance, tr.peak_area or None)
-        if hit is None:
-            tr.candidate, tr.hits = None, 0
-            return False
-        x, y = float(hit[0]), float(hit[1])
-        near = c.reacquire_distance * max(np.sqrt(tr.peak_area), 4.0)
-        if tr.candidate is not None and np.hypot(x - tr.candidate[0], y - tr.candidate[1]) <= near:
-            tr.hits += 1
-        else:
-            tr.hits = 1
-        tr.candidate = (x, y)
-        return tr.hits >= c.reacquire_confirm
-
-    def _reacquire_prompt(self, tr: ObjectTrack, shape: tuple[int, int]) -> ObjectPrompt:
-        """A fresh prompt where the object was found: its last shape centred there."""
-        assert tr.template is not None and tr.candidate is not None
-        h, w = shape
-        x, y = tr.candidate
-        th, tw = tr.template.shape
-        ys, xs = np.nonzero(tr.template)
-        x0, y0 = round(x - xs.mean()), round(y - ys.mean())
-        prior = np.zeros((h, w), np.float32)
-        fx0, fy0, fx1, fy1 = max(0, x0), max(0, y0), min(w, x0 + tw), min(h, y0 + th)
-        if fx1 > fx0 and fy1 > fy0:
-            prior[fy0:fy1, fx0:fx1] = tr.template[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
-        sigma = max(1.0, 0.05 * np.sqrt(tr.peak_area))
-        prior = np.asarray(cv2.GaussianBlur(prior, (0, 0), sigma), np.float32)
-        box = mask_box(prior >= 0.5)
-        return ObjectPrompt(
-            points=np.array([[x, y]], np.float32),
-            labels=np.ones(1, np.int32),
-            box=box if box[2] > box[0] else None,
-            mask=prior,
-            appearance=tr.appearance,
-        )
-
-    def _store_reacquired(self, tr: ObjectTrack, seg: Any, min_px: int) -> None:
-        """Verify the engine's answer at a re-acquisition candidate; resume if it holds."""
-        c = self.config
-        mask = np.asarray(seg.mask, bool)
-        area = int(mask.sum())
-        lo, hi = c.reacquire_area
-        ok = (
-            area >= min_px
-            and lo * tr.peak_area <= area <= hi * tr.peak_area
-            and float(seg.score) >= c.reacquire_score
-        )
-        if not ok:
-            tr.candidate, tr.hits = None, 0
-            tr.hidden_for += 1
-            if tr.status == HIDDEN and tr.hidden_for > c.max_hidden:
-                tr.status, tr.extent, tr.motion = LOST, None, None
-            return
-        log.info("object %s re-acquired (score %.2f)", tr.object_id, float(seg.score))
-        tr.logits, tr.score = seg.logits, float(seg.score)
-        if seg.appearance is not None:
-            tr.appearance = seg.appearance
-        tr.status, tr.mask, tr.box, tr.hidden_for = REACQUIRED, mask, mask_box(mask), 0
-        tr.candidate, tr.hits, tr.motion = None, 0, None
-        tr.peak_area = max(float(area), c.peak_decay * tr.peak_area)
-        tr.extent = mask.astype(np.float32) if c.extent_decay > 0 else None
-        self._remember_shape(tr)
-        # The carried clicks no longer mark anything: one positive point inside it.
-        tr.points, tr.labels = interior_points(mask), np.ones(1, np.int32)
-
-    @staticmethod
-    def _remember_shape(tr: ObjectTrack) -> None:
-        assert tr.mask is not None
-        x0, y0, x1, y1 = (int(v) for v in tr.box)
-        tr.template = tr.mask[y0:y1, x0:x1].copy()
+        return search(self.engine, tr, embedding, self.config)
 
     def _store(
         self, tr: ObjectTrack, seg: Any, min_px: int, prior: np.ndarray | None = None
     ) -> None:
         mask = np.asarray(seg.mask, bool)
-        tr.logits, tr.score = seg.logits, float(seg.score)
         c = self.config
+        tr.logits = seg.logits
+        if prior is None:  # a fresh start: the engine's score is the confidence
+            tr.confidence = tr.score = float(np.clip(seg.score, 0.0, 1.0))
+        else:
+            jump = prior_iou(mask, prior)
+            tr.confidence, tr.score = frame_score(
+                tr.confidence, float(seg.score), jump, c.score_rate, c.score_jump
+            )
         area = int(mask.sum())
         # An answer mostly away from where the object can be is something else.
         elsewhere = (
@@ -443,7 +289,8 @@ class Tracker:
         )
         # A sliver left of an object that was many times bigger a moment ago is more
         # likely a tracking error than the object: count it as out of sight too.
-        if elsewhere or area < max(min_px, c.min_area_ratio * tr.peak_area):
+        unsure = prior is not None and tr.score < c.lost_score
+        if elsewhere or unsure or area < max(min_px, c.min_area_ratio * tr.peak_area):
             # Not visible: drop the mask so nothing carries it onto something else, but
             # keep the extent a while, as the object may come out from behind something.
             # Its appearance stays that of the last time it was seen.
@@ -462,35 +309,12 @@ class Tracker:
         tr.status, tr.mask, tr.box, tr.hidden_for = TRACKING, mask, mask_box(mask), 0
         tr.appearance, tr.candidate, tr.hits = seg.appearance, None, 0
         if area >= 0.5 * tr.peak_area or tr.template is None:
-            self._remember_shape(tr)  # its whole shape, not one cut by an occluder
+            remember_shape(tr)  # its whole shape, not one cut by an occluder
         tr.peak_area = max(float(area), c.peak_decay * tr.peak_area)
         if c.extent_decay > 0:
             m = mask.astype(np.float32)
             tr.extent = m if tr.extent is None else np.maximum(tr.extent, m)
-        self._fix_points(tr)
-
-    @staticmethod
-    def _fix_points(tr: ObjectTrack) -> None:
-        """Keep carried points meaningful: positives inside the mask, negatives outside.
-
-        A positive point that drifted off the mask is replaced by a new one sampled
-        from the mask's interior (at least half the deepest point's distance from the
-        edge), as far as possible from the points that stayed, so they spread over
-        the object. A negative point that drifted onto the object is dropped.
-        """
-        if not len(tr.points):
-            return
-        assert tr.mask is not None
-        h, w = tr.mask.shape
-        ix = np.clip(np.round(tr.points[:, 0]).astype(int), 0, w - 1)
-        iy = np.clip(np.round(tr.points[:, 1]).astype(int), 0, h - 1)
-        inside = tr.mask[iy, ix]
-        keep = (tr.labels > 0) | ~inside
-        stray = (tr.labels > 0) & ~inside
-        if stray.any():
-            tr.points = tr.points.copy()
-            tr.points[stray] = interior_points(tr.mask, int(stray.sum()), tr.points[~stray])
-        tr.points, tr.labels = tr.points[keep], tr.labels[keep]
+        tr.points, tr.labels = fix_points(mask, tr.points, tr.labels)
 
     def _result(self, frame: Frame) -> FrameResult:
         h, w = frame.image.shape[:2]
