@@ -22,6 +22,13 @@ from streamseg.errors import StreamsegError, UsageError
 
 log = logging.getLogger("streamseg")
 MODEL_NAMES = ("auto", "classic", "sam-vit-b", "sam-vit-l", "sam-vit-h")
+STORAGE_OPTION = click.option(
+    "--storage-option",
+    "storage_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="fsspec option for a URL output, e.g. endpoint_url=http://127.0.0.1:9000. Repeatable.",
+)
 
 
 def _setup_logging(quiet: bool, debug: bool) -> None:
@@ -81,10 +88,12 @@ def cli() -> None:
 )
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Output folder [default: <input stem>.streamseg next to the input].",
+    metavar="FOLDER|URL",
+    help="Output folder or fsspec URL (s3://bucket/x, gs://, az://) "
+    "[default: <input stem>.streamseg next to the input].",
 )
+@STORAGE_OPTION
 @click.option("--overwrite", is_flag=True, help="Replace an existing result in --out.")
 @click.option(
     "--model",
@@ -196,7 +205,8 @@ def run(
     boxes: tuple[str, ...],
     mask_path: str | None,
     prompts_file: str | None,
-    out: Path | None,
+    out: str | None,
+    storage_options: tuple[str, ...],
     overwrite: bool,
     model: str | None,
     device: str | None,
@@ -281,7 +291,12 @@ def run(
                 "no prompt given; add --prompt X,Y (a point on the object), --box, --mask, "
                 "--prompts, or --preview PORT to click objects in the browser"
             )
-        target = out or default_out(source)
+        from streamseg.storage import is_url, location, parse_storage_options
+
+        target = location(
+            out if out and is_url(out) else Path(out or default_out(source)),
+            parse_storage_options(storage_options),
+        )
         summary = run_job(
             source, prompts, target, config, overwrite=overwrite, quiet=quiet, stop=stop
         )
@@ -381,16 +396,18 @@ def _guarded(job: Any, debug: bool, stop: Any = None) -> None:
 
 
 @cli.command()
-@click.argument("out", type=click.Path(path_type=Path))
+@click.argument("out")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def info(out: Path, as_json: bool) -> None:
-    """Summarize a result folder OUT: source, frames, objects, coverage, completeness."""
+@STORAGE_OPTION
+def info(out: str, as_json: bool, storage_options: tuple[str, ...]) -> None:
+    """Summarize a result folder or URL OUT: source, frames, objects, coverage, completeness."""
     _setup_logging(False, False)
 
     def job() -> None:
         from streamseg.io.store import summary
+        from streamseg.storage import parse_storage_options
 
-        s = summary(out)
+        s = summary(out, storage_options=parse_storage_options(storage_options))
         if as_json:
             click.echo(json.dumps(s, indent=2, default=str))
             return
@@ -414,7 +431,7 @@ def info(out: Path, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("out", type=click.Path(path_type=Path))
+@click.argument("out")
 @click.option(
     "--format",
     "fmt",
@@ -426,17 +443,21 @@ def info(out: Path, as_json: bool) -> None:
     "--dest",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder for the files [default: OUT/png].",
+    help="Folder for the files [default: OUT/png; required for a URL OUT].",
 )
-def export(out: Path, fmt: str, dest: Path | None) -> None:
-    """Export the masks of result folder OUT as image files."""
+@STORAGE_OPTION
+def export(out: str, fmt: str, dest: Path | None, storage_options: tuple[str, ...]) -> None:
+    """Export the masks of result folder (or URL) OUT as image files."""
     _setup_logging(False, False)
 
     def job() -> None:
         from streamseg.io.store import export_png
+        from streamseg.storage import is_url, parse_storage_options
 
-        target = dest or out / fmt
-        count = export_png(out, target)
+        if dest is None and is_url(out):
+            raise UsageError(f"{out} is a URL; give a local folder with --dest")
+        target = dest or Path(out) / fmt
+        count = export_png(out, target, storage_options=parse_storage_options(storage_options))
         click.echo(f"wrote {count} PNG files to {target}")
 
     _guarded(job, False)

@@ -9,8 +9,8 @@ output is valid; the error is re-raised.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -27,6 +27,7 @@ from streamseg.live.controls import Controls, start_preview
 from streamseg.pipeline import StopFlag, frame_results
 from streamseg.prompts import validate
 from streamseg.stats import RunStats
+from streamseg.storage import Location, location
 from streamseg.track.tracker import Tracker
 from streamseg.types import Prompt
 
@@ -37,7 +38,7 @@ OUTPUTS = ("masks.zarr", "overlay.mp4", "rendered.mp4")
 
 @dataclass
 class RunSummary:
-    out: Path
+    out: Path | str
     frames: int
     complete: bool
     seconds: float
@@ -45,10 +46,11 @@ class RunSummary:
     stats: RunStats
 
 
-def check_output(out: Path, overwrite: bool, video_out: str | None = None) -> None:
-    """Refuse an ``out`` (or ``video_out``) that holds results already, unless
-    ``overwrite``, or a ``video_out`` in a folder that does not exist. No side effects."""
-    existing = [name for name in OUTPUTS if (out / name).exists()]
+def check_output(out: Path | str | Location, overwrite: bool, video_out: str | None = None) -> None:
+    """Refuse an ``out`` (a folder or a URL; or a ``video_out``) that holds results already,
+    unless ``overwrite``, or a ``video_out`` in a folder that does not exist. No side effects."""
+    out = location(out)
+    existing = [name for name in OUTPUTS if out.child(name).exists()]
     if existing and not overwrite:
         raise OutputError(
             f"{out} already holds {', '.join(existing)}; pass --overwrite to replace it, "
@@ -62,39 +64,32 @@ def check_output(out: Path, overwrite: bool, video_out: str | None = None) -> No
             raise OutputError(f"no folder {path.parent} for --video-out; create it first")
 
 
-def prepare_output(out: Path, overwrite: bool) -> None:
+def prepare_output(out: Path | str | Location, overwrite: bool) -> None:
     """Create ``out`` (or clear our own outputs in it with ``overwrite``); check it is writable."""
+    out = location(out)
     check_output(out, overwrite)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".streamseg-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        raise OutputError(
-            f"cannot write to {out} ({error.strerror}); choose another --out"
-        ) from error
+    out.check_writable()
     for name in OUTPUTS:  # only our own outputs, never anything else in the folder
-        target = out / name
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
+        out.child(name).remove()
 
 
 def run(
     source: str,
     prompts: list[Prompt],
-    out: Path,
+    out: Path | str | Location,
     config: Config,
     *,
     overwrite: bool = False,
     quiet: bool = False,
     stop: StopFlag | None = None,
+    engine: tuple[Any, dict[str, Any]] | None = None,
 ) -> RunSummary:
     """Segment ``source`` into ``out``/masks.zarr and ``out``/overlay.mp4.
 
+    out: a folder, or an fsspec URL / streamseg.storage.Location (s3://bucket/x): masks.zarr
+    is written there directly, overlay.mp4 locally then uploaded once the run ends cleanly.
     stop: set it (from a signal handler) to end the run cleanly between frames.
+    engine: an already built (engine, metadata) to reuse (batch workers load it once).
     """
     config.validate()  # settings errors before any work starts
     controls = Controls()
@@ -107,7 +102,7 @@ def run(
     if config.output.preview:  # up before the source opens: a live probe can take a while
         preview = start_preview(config.output.preview, controls, objects, stats)
     try:
-        job = _Job(config, out, controls, objects, stats, preview, stop)
+        job = _Job(config, location(out), controls, objects, stats, preview, stop, engine)
         return job.run(source, prompts, overwrite, quiet)
     finally:
         if preview is not None:
@@ -117,12 +112,14 @@ def run(
 @dataclass
 class _Job:
     config: Config
-    out: Path
+    out: Location
     controls: Controls
     objects: dict[int, dict[str, Any]]
     stats: RunStats
     preview: Any
     stop: StopFlag | None
+    prebuilt: tuple[Any, dict[str, Any]] | None = None  # (engine, metadata) to reuse
+    uploads: contextlib.ExitStack | None = None  # local files sent to a URL --out at the end
     renderer: Any = None  # the inpainter drawing rendered.mp4 (--inpaint)
     inpaint_meta: dict[str, Any] | None = None
 
@@ -131,7 +128,7 @@ class _Job:
 
         config, out = self.config, self.out
         src = open_source(source, config.source)
-        created = not out.exists()
+        created = out.local and not out.exists()
         try:
             # Everything that can refuse the job runs before --overwrite clears old results.
             check_output(out, overwrite, config.output.video_out)
@@ -140,7 +137,10 @@ class _Job:
             if config.gaze.path or config.gaze.mode != "off":
                 first_id = max((p.object_id for p in prompts), default=0) + 1
                 hooks.append(self.gaze_prompts(src, first_id))
-            engine, engine_meta = build_engine(config)
+            if self.prebuilt is not None:
+                engine, engine_meta = self.prebuilt[0], dict(self.prebuilt[1])
+            else:
+                engine, engine_meta = build_engine(config)
             tracker = Tracker(engine, config.tracker)
             tracker.add_prompts(prompts)
             if config.inpaint.mode != "off":
@@ -154,8 +154,8 @@ class _Job:
             src.close()
             if self.renderer is not None:
                 self.renderer.close()
-            if created and out.is_dir() and not any(out.iterdir()):
-                out.rmdir()
+            if created and out.path.is_dir() and not any(out.path.iterdir()):
+                out.path.rmdir()
             raise
         self.controls.tracker = tracker
         attrs = {
@@ -180,6 +180,7 @@ class _Job:
         results = frame_results(
             src, engine, tracker, config, self.stats, self.controls, self.stop, hooks
         )
+        self.uploads = contextlib.ExitStack()
         try:
             for result in results:  # closed in the finally: the decode thread stops at once
                 if not sinks:  # opened on the first frame, once the source's details are known
@@ -196,14 +197,16 @@ class _Job:
             if "batch_size" in engine_meta:  # SAM halves it when CUDA memory runs out;
                 engine_meta["batch_size"] = engine.batch_size  # attrs are rewritten on close
             try:
-                _close_all(sinks, complete)
+                with self.uploads:  # URL --out: uploads once every sink closed cleanly
+                    _close_all(sinks, complete)
             finally:
                 if self.renderer is not None:
                     self.renderer.close()
-            if not sinks and not any(out.iterdir()):
-                out.rmdir()  # nothing was decoded: leave no empty folder behind
+            if out.local and not sinks and not any(out.path.iterdir()):
+                out.path.rmdir()  # nothing was decoded: leave no empty folder behind
+        where = out.path if out.local else str(out)
         return RunSummary(
-            out, frames, complete, time.monotonic() - started, engine_meta, self.stats
+            where, frames, complete, time.monotonic() - started, engine_meta, self.stats
         )
 
     def gaze_prompts(self, src: Source, first_id: int) -> Any:
@@ -233,12 +236,22 @@ class _Job:
 
         o, out = self.config.output, self.out
         gaze = bool(self.config.gaze.path)
+        masks = out.child("masks.zarr")
         zarr = ZarrSink(
-            out / "masks.zarr", attrs, self.objects, o.chunk_frames, self.stats.as_dict, gaze
+            masks.path if masks.local else masks.zarr_store(),
+            attrs,
+            self.objects,
+            o.chunk_frames,
+            self.stats.as_dict,
+            gaze,
         )
         sinks = [ThreadedSink(zarr, o.queue_size, name="zarr", stop=self.stop)]
         info = src.info
         audio = info.uri if o.audio and info.has_audio and info.kind == "file" else None
+
+        def local(name: str) -> Path:  # the file itself, or a temporary one for a URL --out
+            assert self.uploads is not None
+            return self.uploads.enter_context(out.local_file(name))
 
         def video(path: Path | str, draw: Any, name: str) -> ThreadedSink:
             # A pipe may stop being read; a file always drains.
@@ -258,11 +271,11 @@ class _Job:
         if o.overlay:
             sinks.append(
                 video(
-                    o.video_out or out / "overlay.mp4", lambda r: draw_overlay(r, o.alpha), "video"
+                    o.video_out or local("overlay.mp4"), lambda r: draw_overlay(r, o.alpha), "video"
                 )
             )
         if self.renderer is not None:
-            sinks.append(video(out / "rendered.mp4", self.renderer, "rendered"))
+            sinks.append(video(local("rendered.mp4"), self.renderer, "rendered"))
         if self.preview is not None:
             from streamseg.live import PreviewSink
 

@@ -33,7 +33,8 @@ TIMING_CHUNK = 4096
 
 
 class ZarrSink:
-    """Write FrameResults to ``path`` (created; must not exist).
+    """Write FrameResults to ``path`` (created; must not exist): a local path, or a zarr
+    store (streamseg.storage.Location.zarr_store(): an FsspecStore for s3://, gs://...).
 
     attrs: the metadata to store (source, engine, config...); ``objects`` is
     kept up to date from ``object_meta`` (id -> dict) as objects appear; ``stats``
@@ -42,7 +43,7 @@ class ZarrSink:
 
     def __init__(
         self,
-        path: Path,
+        path: Path | Any,
         attrs: dict[str, Any],
         object_meta: dict[int, dict],
         chunk_frames: int = 16,
@@ -51,8 +52,10 @@ class ZarrSink:
     ) -> None:
         import zarr
 
-        self.path = Path(path)
-        self.group = zarr.open_group(store=str(self.path), mode="w-", zarr_format=3)
+        local = isinstance(path, (str, Path))
+        self.path = Path(path) if local else path
+        store = str(self.path) if local else path
+        self.group = zarr.open_group(store=store, mode="w-", zarr_format=3)
         self.attrs = dict(attrs)
         self.object_meta = object_meta
         self.chunk_frames = chunk_frames
