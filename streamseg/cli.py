@@ -618,6 +618,11 @@ def bench(
     _guarded(job, False)
 
 
+from streamseg.batch.command import batch  # noqa: E402 - defined beside its package
+
+cli.add_command(batch)
+
+
 def main() -> None:
     """Console entry point: click's own usage errors also become one line and exit 2."""
     try:

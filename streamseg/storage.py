@@ -175,9 +175,9 @@ class Location:
                     f"cannot write to {self.path} ({error.strerror}); choose another --out"
                 ) from error
             return
-        probe = self.child(".streamseg-write-test")
-        probe.write_text("")
-        probe.remove()
+        marker = self.child(".streamseg-write-test")
+        marker.write_text("")
+        marker.remove()
 
     # -- zarr -----------------------------------------------------------------------------
 
