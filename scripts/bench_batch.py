@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -117,6 +118,7 @@ def main() -> None:
         finally:
             server.stop()
 
+    shutil.rmtree(work, ignore_errors=True)
     text = json.dumps({"clips": args.clips, "frames": args.frames, "results": results}, indent=2)
     print(text)  # noqa: T201 - the script's output
     if args.json:
