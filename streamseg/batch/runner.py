@@ -21,10 +21,16 @@ from streamseg.batch.manifest import Recording
 from streamseg.batch.resume import fingerprint, previous
 from streamseg.batch.table import Progress, ResultsTable
 from streamseg.config import Config
-from streamseg.errors import EngineError, UsageError
+from streamseg.errors import EngineError, StreamsegError, UsageError
 from streamseg.storage import Location
 
 log = logging.getLogger("streamseg")
+
+
+class ClusterError(StreamsegError, RuntimeError):
+    """Ray could not be started or joined."""
+
+    exit_code = 1
 
 
 @dataclass
@@ -167,6 +173,13 @@ def _connect(ray: Any, address: str | None) -> bool:
         raise UsageError(
             f"cannot reach a Ray cluster at {address!r} ({error}); start one "
             "(ray start --head) or pass --address auto|ray://HOST:10001"
+        ) from error
+    except Exception as error:  # noqa: BLE001 - Ray raises a bare Exception on start-up timeouts
+        if address:
+            raise
+        raise ClusterError(
+            f"could not start a local Ray instance ({error}); retry on a less loaded machine, "
+            "or start one (ray start --head) and pass --address auto"
         ) from error
     return True
 
