@@ -179,7 +179,14 @@ def start_head(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
             time.sleep(0.5)
     address = f"127.0.0.1:{port}"
     check = [sys.executable, "-c", f"import ray; ray.init(address='{address}'); ray.shutdown()"]
-    subprocess.run(check, env=env, capture_output=True, check=True, timeout=300)
+    for attempt in range(5):  # the GCS listens before the head's raylet has registered
+        probe = subprocess.run(check, env=env, capture_output=True, text=True, timeout=300)
+        if probe.returncode == 0:
+            break
+        if attempt == 4:
+            os.killpg(head.pid, signal.SIGTERM)
+            raise SystemExit(f"cannot join the Ray head: {probe.stderr[-1500:]}")
+        time.sleep(5)
     head_seconds.append(round(time.monotonic() - started, 2))
     return head, address
 

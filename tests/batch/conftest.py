@@ -112,6 +112,7 @@ def ray_address(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> I
     address = f"127.0.0.1:{port}"
     try:
         _wait_for_port(port, head, timeout=180)
+        _wait_for_node(address, env, timeout=240)
         yield address
     finally:
         _stop_group(head)
@@ -130,11 +131,29 @@ def _wait_for_port(port: int, head: subprocess.Popen, timeout: float) -> None:
             raise RuntimeError(f"ray start exited with {head.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
-                time.sleep(2)  # the GCS listens before the raylet has registered
                 return
         except OSError:
             time.sleep(0.5)
     raise RuntimeError(f"the Ray head did not listen on {port} within {timeout} s")
+
+
+def _wait_for_node(address: str, env: dict[str, str], timeout: float) -> None:
+    """Until a driver can join and sees the head's 2 CPUs (its raylet registers after the GCS
+    listens; on a loaded machine that takes a while)."""
+    probe = (
+        f"import ray; ray.init(address={address!r}); "
+        "assert ray.cluster_resources().get('CPU') == 2; ray.shutdown()"
+    )
+    deadline, error = time.monotonic() + timeout, ""
+    while time.monotonic() < deadline:
+        done = subprocess.run(
+            [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=timeout
+        )
+        if done.returncode == 0:
+            return
+        error = done.stderr[-500:]
+        time.sleep(3)
+    raise RuntimeError(f"no driver could join the Ray head at {address}: {error}")
 
 
 def _stop_group(head: subprocess.Popen) -> None:
