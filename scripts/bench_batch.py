@@ -22,8 +22,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -129,8 +127,9 @@ def main() -> None:
 
     if head is not None:
         results["ray_start_s"] = head_seconds[0]
-        os.killpg(head.pid, signal.SIGTERM)
-        head.wait(timeout=30)
+        from ray_head import stop_head
+
+        stop_head(head)
     shutil.rmtree(work, ignore_errors=True)
     text = json.dumps({"clips": args.clips, "frames": args.frames, "results": results}, indent=2)
     print(text)  # noqa: T201 - the script's output
@@ -142,51 +141,13 @@ head_seconds: list[float] = []
 
 
 def start_head(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    """A Ray head on 127.0.0.1 with 2 CPUs, in its own process group (stopped by the caller)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env.update({"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"})
-    ray = Path(sys.executable).with_name("ray")
+    """The tests' Ray head (tests/ray_head.py: 127.0.0.1, 2 CPUs); env gets its settings."""
+    from ray_head import LOOPBACK_ENV
+    from ray_head import start_head as start
+
+    env.update(LOOPBACK_ENV)
     started = time.monotonic()
-    head = subprocess.Popen(
-        [
-            str(ray),
-            "start",
-            "--head",
-            "--block",
-            "--node-ip-address=127.0.0.1",
-            f"--port={port}",
-            "--num-cpus=2",
-            "--num-gpus=0",
-            "--include-dashboard=false",
-            "--disable-usage-stats",
-            "--object-store-memory=100000000",
-            f"--temp-dir=/tmp/ssbench{port}",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if head.poll() is not None or time.monotonic() - started > 300:
-                raise SystemExit("the Ray head did not start") from None
-            time.sleep(0.5)
-    address = f"127.0.0.1:{port}"
-    check = [sys.executable, "-c", f"import ray; ray.init(address='{address}'); ray.shutdown()"]
-    for attempt in range(5):  # the GCS listens before the head's raylet has registered
-        probe = subprocess.run(check, env=env, capture_output=True, text=True, timeout=300)
-        if probe.returncode == 0:
-            break
-        if attempt == 4:
-            os.killpg(head.pid, signal.SIGTERM)
-            raise SystemExit(f"cannot join the Ray head: {probe.stderr[-1500:]}")
-        time.sleep(5)
+    head, address = start(env, open(os.devnull, "w"))  # noqa: SIM115 - lives with the head
     head_seconds.append(round(time.monotonic() - started, 2))
     return head, address
 
