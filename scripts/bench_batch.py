@@ -68,69 +68,78 @@ def main() -> None:
         disc_video(clips / f"clip{k:02d}.mp4", n=args.frames, width=args.width, height=args.height)
     radius = max(6, min(args.width, args.height) // 6)
     prompt = f"{radius + 2},{args.height // 2}"
+    # The moto server's keys, in the environment before the Ray head starts: its workers
+    # find them through the standard AWS chain, as on a real cluster.
+    keys = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
+    os.environ.update({**keys, "AWS_DEFAULT_REGION": "us-east-1"})
     env = {**os.environ, "PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0"}
     # One Ray head (2 CPUs, like the tests) for every batch, started here: Ray's own start-up
     # is then timed once (ray_start_s), not inside each batch; --local-ray times the default.
     head, address = (None, None) if args.local_ray else start_head(env)
     results: dict[str, dict] = {}
-    wanted = args.only.split(",")
+    try:
+        wanted = args.only.split(",")
 
-    if "seq" in wanted:
-        walls, own, rss = 0.0, 0.0, 0
-        for clip in sorted(clips.iterdir()):
-            cmd = [*CLI, "run", str(clip), "--model", "classic", "--prompt", prompt]
-            cmd += ["--out", str(work / "seq" / clip.stem)]
-            wall, peak, err = timed(cmd, env)
-            walls, rss = walls + wall, max(rss, peak)
-            own += sum(float(m.group(2)) for m in WROTE.finditer(err))
-        results["seq"] = _figures(walls, own, 1, args, rss)
+        if "seq" in wanted:
+            walls, own, rss = 0.0, 0.0, 0
+            for clip in sorted(clips.iterdir()):
+                cmd = [*CLI, "run", str(clip), "--model", "classic", "--prompt", prompt]
+                cmd += ["--out", str(work / "seq" / clip.stem)]
+                wall, peak, err = timed(cmd, env)
+                walls, rss = walls + wall, max(rss, peak)
+                own += sum(float(m.group(2)) for m in WROTE.finditer(err))
+            results["seq"] = _figures(walls, own, 1, args, rss)
+            print("seq", json.dumps(results["seq"]), file=sys.stderr, flush=True)  # noqa: T201
 
-    def batch(name: str, workers: int, out: str, extra: list[str]) -> None:
-        cmd = [*CLI, "batch", str(clips), "--model", "classic", "--prompt", prompt, "-q"]
-        cmd += ["--workers", str(workers), "--out", out, *extra]
-        if address:
-            cmd += ["--address", address]
-        # The fixed start-up (Ray, workers, engines): the same batch on one frame of one clip.
-        one = [*CLI, "batch", str(clips / "clip00.mp4"), "--model", "classic", "--prompt"]
-        one += [prompt, "-q", "--workers", str(workers), "--max-frames", "1"]
-        one += ["--address", address] if address else []
-        startup, _, _ = timed([*one, "--out", f"{out}-startup", *extra], run_env)
-        wall, peak, _ = timed(cmd, run_env)
-        rows = [json.loads(line) for line in _read_table(out, extra).splitlines()]
-        own = sum(r["seconds"] for r in rows if r["status"] == "done")
-        results[name] = _figures(wall, own, workers, args, peak, startup)
+        def batch(name: str, workers: int, out: str, extra: list[str]) -> None:
+            cmd = [*CLI, "batch", str(clips), "--model", "classic", "--prompt", prompt, "-q"]
+            cmd += ["--workers", str(workers), "--out", out, *extra]
+            if address:
+                cmd += ["--address", address]
+            # The fixed start-up (Ray, workers, engines): the same batch on one frame of one clip.
+            one = [*CLI, "batch", str(clips / "clip00.mp4"), "--model", "classic", "--prompt"]
+            one += [prompt, "-q", "--workers", str(workers), "--max-frames", "1"]
+            one += ["--address", address] if address else []
+            startup, _, _ = timed([*one, "--out", f"{out}-startup", *extra], run_env)
+            wall, peak, _ = timed(cmd, run_env)
+            rows = [json.loads(line) for line in _read_table(out, extra).splitlines()]
+            own = sum(r["seconds"] for r in rows if r["status"] == "done")
+            results[name] = _figures(wall, own, workers, args, peak, startup)
+            print(name, json.dumps(results[name]), file=sys.stderr, flush=True)  # noqa: T201
 
-    run_env = env
-    if "batch1" in wanted:
-        batch("batch1", 1, str(work / "batch1"), [])
-    if "batch2" in wanted:
-        batch("batch2", 2, str(work / "batch2"), [])
-    if "batch2-s3" in wanted:
-        from moto.server import ThreadedMotoServer
+        run_env = env
+        if "batch1" in wanted:
+            batch("batch1", 1, str(work / "batch1"), [])
+        if "batch2" in wanted:
+            batch("batch2", 2, str(work / "batch2"), [])
+        if "batch2-s3" in wanted:
+            from moto.server import ThreadedMotoServer
 
-        keys = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
-        os.environ.update({**keys, "AWS_DEFAULT_REGION": "us-east-1"})
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        import boto3
+            server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            server.start()
+            host, port = server.get_host_and_port()
+            endpoint = f"http://{host}:{port}"
+            import boto3
 
-        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
-        run_env = {**env, **keys, "AWS_DEFAULT_REGION": "us-east-1"}
-        try:
-            batch(
-                "batch2-s3", 2, "s3://bench/run", ["--storage-option", f"endpoint_url={endpoint}"]
-            )
-        finally:
-            server.stop()
+            boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
+            try:
+                batch(
+                    "batch2-s3",
+                    2,
+                    "s3://bench/run",
+                    ["--storage-option", f"endpoint_url={endpoint}"],
+                )
+            finally:
+                server.stop()
 
-    if head is not None:
-        results["ray_start_s"] = head_seconds[0]
-        from ray_head import stop_head
+    finally:
+        if head is not None:
+            from ray_head import stop_head
 
-        stop_head(head)
-    shutil.rmtree(work, ignore_errors=True)
+            stop_head(head)
+        shutil.rmtree(work, ignore_errors=True)
+    if head_seconds:
+        results["ray_start_s"] = head_seconds[0]  # type: ignore[assignment]
     text = json.dumps({"clips": args.clips, "frames": args.frames, "results": results}, indent=2)
     print(text)  # noqa: T201 - the script's output
     if args.json:
