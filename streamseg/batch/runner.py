@@ -228,5 +228,5 @@ def _skipped(rec: Recording, old: dict[str, Any]) -> dict[str, Any]:
         "fps": None,
         "objects": old.get("objects", 0),
         "error": None,
-        "previous": {k: old.get(k) for k in ("seconds", "fps", "worker")},
+        "previous": {k: old.get(k) for k in ("seconds", "fps")},
     }
