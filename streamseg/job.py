@@ -18,6 +18,7 @@ from streamseg.session import Session, StopFlag
 from streamseg.sinks.outputs import FolderOutputs
 from streamseg.sources import Source
 from streamseg.stats import RunStats
+from streamseg.storage import Location
 from streamseg.types import Prompt
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RunSummary:
-    out: Path
+    out: Path | str
     frames: int
     complete: bool
     seconds: float
@@ -36,28 +37,38 @@ class RunSummary:
 def run(
     source: str,
     prompts: list[Prompt],
-    out: Path,
+    out: Path | str | Location,
     config: Config,
     *,
     overwrite: bool = False,
     quiet: bool = False,
     stop: StopFlag | None = None,
     via: str = "cli",
+    engine: tuple[Any, dict[str, Any]] | None = None,
 ) -> RunSummary:
     """Segment ``source`` into ``out``/masks.zarr and ``out``/overlay.mp4 (and the others
-    the config asks for). stop: set it (from a signal handler) to end the run cleanly
-    between frames."""
+    the config asks for).
+
+    out: a folder, or an fsspec URL / streamseg.storage.Location (s3://bucket/x).
+    stop: set it (from a signal handler) to end the run cleanly between frames.
+    engine: an already built (engine, metadata) to reuse (batch workers load it once).
+    """
     from tqdm import tqdm
 
     outputs = FolderOutputs(out, config.output, overwrite)
+    built, meta = engine if engine is not None else (None, None)
     started = time.monotonic()
-    with Session(source, prompts, config, via=via, outputs=outputs, stop=stop) as session:
+    session = Session(
+        source, prompts, config, via=via, outputs=outputs, stop=stop, engine=built, engine_meta=meta
+    )
+    with session:
         total = expected_frames(session.source, config)
         with tqdm(total=total, unit="frame", disable=quiet, dynamic_ncols=True, leave=False) as bar:
             for _ in session:
                 bar.update(1)
+    where = outputs.out.path if outputs.out.local else str(outputs.out)
     return RunSummary(
-        out,
+        where,
         session.frames,
         session.complete,
         time.monotonic() - started,

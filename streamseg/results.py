@@ -10,35 +10,43 @@ import numpy as np
 from streamseg.errors import OutputError, SourceNotFoundError
 
 
-def open_masks(out: str | Path) -> Any:
-    """The masks.zarr group of a result folder (or of a .zarr path itself), read-only."""
+def open_masks(out: str | Path, storage_options: dict[str, Any] | None = None) -> Any:
+    """The masks.zarr group of a result folder (or of a .zarr path itself), read-only.
+
+    out: a local path or an fsspec URL (s3://bucket/run); storage_options for its filesystem.
+    """
     import zarr
 
-    path = Path(out)
-    if path.suffix != ".zarr":
-        path = path / "masks.zarr"
-    if not path.exists():
+    from streamseg.storage import is_url, location
+
+    text = str(out).rstrip("/")
+    loc = location(text if is_url(text) else Path(text), storage_options)
+    if not text.endswith(".zarr"):
+        loc = loc.child("masks.zarr")
+    if not loc.child("zarr.json").exists():
         raise SourceNotFoundError(
-            f"no masks.zarr at {path}; give the folder `streamseg run` wrote (its --out)"
+            f"no masks.zarr at {loc}; give the folder `streamseg run` wrote (its --out)"
         )
     try:
-        return zarr.open_group(store=str(path), mode="r")
+        return zarr.open_group(store=loc.zarr_store(read_only=True), mode="r")
     except Exception as error:  # noqa: BLE001 - zarr raises several unrelated types
-        raise OutputError(f"{path} is not a readable Zarr store ({error})") from error
+        raise OutputError(f"{loc} is not a readable Zarr store ({error})") from error
 
 
-def summary(out: str | Path, chunk: int = 64) -> dict[str, Any]:
+def summary(
+    out: str | Path, chunk: int = 64, storage_options: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Source, frames, completeness and per-object coverage of a result.
 
     coverage: the share of frames where the object is present; area: its mean
     mask area as a share of the frame, over the frames where it is present.
     """
-    group = open_masks(out)
+    group = open_masks(out, storage_options)
     attrs = dict(group.attrs)
     t = int(attrs.get("frames_written", 0))
     objects = attrs.get("objects", [])
     info: dict[str, Any] = {
-        "path": str(Path(out)),
+        "path": str(out) if "://" in str(out) else str(Path(out)),
         "source": attrs.get("source", {}),
         "engine": attrs.get("engine", {}),
         "frames": t,

@@ -25,7 +25,9 @@ def cli() -> None:
     """Segment objects in video streams and keep them segmented."""
 
 
-for command in (run, info, export, evaluate, bench, weights):
+from streamseg.batch.command import batch  # noqa: E402 - the batch package's own module
+
+for command in (run, info, export, evaluate, bench, weights, batch):
     cli.add_command(command)
 
 

@@ -71,3 +71,13 @@ def key_values(items: tuple[str, ...], flag: str) -> dict[str, str]:
             raise UsageError(f"malformed {flag} {item!r}: expected KEY=VALUE, e.g. framerate=30")
         pairs[key] = value
     return pairs
+
+
+STORAGE_OPTION = click.option(
+    "--storage-option",
+    "storage_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="fsspec option for a URL output, e.g. endpoint_url=http://127.0.0.1:9000. "
+    "Repeatable [default: the provider's standard credential chain].",
+)

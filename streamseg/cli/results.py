@@ -8,20 +8,23 @@ from pathlib import Path
 import click
 
 from streamseg.choices import EXPORT_FORMATS
-from streamseg.cli.common import guarded, setup_logging
+from streamseg.cli.common import STORAGE_OPTION, guarded, setup_logging
+from streamseg.errors import UsageError
 
 
 @click.command()
-@click.argument("out", type=click.Path(path_type=Path))
+@click.argument("out")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def info(out: Path, as_json: bool) -> None:
-    """Summarize a result folder OUT: source, frames, objects, coverage, completeness."""
+@STORAGE_OPTION
+def info(out: str, as_json: bool, storage_options: tuple[str, ...]) -> None:
+    """Summarize a result folder or URL OUT: source, frames, objects, coverage, completeness."""
     setup_logging(False, False)
 
     def job() -> None:
         from streamseg.results import summary
+        from streamseg.storage import parse_storage_options
 
-        s = summary(out)
+        s = summary(out, storage_options=parse_storage_options(storage_options))
         if as_json:
             click.echo(json.dumps(s, indent=2, default=str))
             return
@@ -45,7 +48,7 @@ def info(out: Path, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("out", type=click.Path(path_type=Path))
+@click.argument("out")
 @click.option(
     "--format",
     "fmt",
@@ -58,23 +61,29 @@ def info(out: Path, as_json: bool) -> None:
     "--dest",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder for the files [default: OUT/FORMAT].",
+    help="Folder for the files [default: OUT/FORMAT; required for a URL OUT].",
 )
-def export(out: Path, fmt: str, dest: Path | None) -> None:
-    """Export the masks of result folder OUT: PNG images, or COCO run-length JSON."""
+@STORAGE_OPTION
+def export(out: str, fmt: str, dest: Path | None, storage_options: tuple[str, ...]) -> None:
+    """Export the masks of result folder (or URL) OUT: PNG images, or COCO run-length JSON."""
     setup_logging(False, False)
 
     def job() -> None:
-        target = dest or out / fmt
+        from streamseg.storage import is_url, parse_storage_options
+
+        if dest is None and is_url(out):
+            raise UsageError(f"{out} is a URL; give a local folder with --dest")
+        options = parse_storage_options(storage_options)
+        target = dest or Path(out) / fmt
         if fmt == "coco":
             from streamseg.export.coco import COCO_FILE, export_coco
 
-            count = export_coco(out, target)
+            count = export_coco(out, target, storage_options=options)
             click.echo(f"wrote {count} annotations to {target / COCO_FILE}")
             return
         from streamseg.export.png import export_png
 
-        count = export_png(out, target)
+        count = export_png(out, target, storage_options=options)
         click.echo(f"wrote {count} PNG files to {target}")
 
     guarded(job, False)

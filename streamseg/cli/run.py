@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from streamseg.choices import MODELS
-from streamseg.cli.common import guarded, key_values, parse_ids, setup_logging
+from streamseg.cli.common import STORAGE_OPTION, guarded, key_values, parse_ids, setup_logging
 from streamseg.errors import UsageError
 
 log = logging.getLogger("streamseg")
@@ -64,10 +64,12 @@ def default_out(source: str) -> Path:
 )
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Output folder [default: ./<input stem>.streamseg in the current folder].",
+    metavar="FOLDER|URL",
+    help="Output folder or fsspec URL (s3://bucket/x, gs://, az://) "
+    "[default: ./<input stem>.streamseg in the current folder].",
 )
+@STORAGE_OPTION
 @click.option("--overwrite", is_flag=True, help="Replace an existing result in --out.")
 @click.option(
     "--model",
@@ -218,7 +220,8 @@ def run(
     boxes: tuple[str, ...],
     mask_path: str | None,
     prompts_file: str | None,
-    out: Path | None,
+    out: str | None,
+    storage_options: tuple[str, ...],
     overwrite: bool,
     model: str | None,
     device: str | None,
@@ -305,7 +308,12 @@ def run(
                 "no prompt given; add --prompt X,Y (a point on the object), --box, --mask, "
                 "--prompts, or --preview PORT to click objects in the browser"
             )
-        target = out or default_out(source)
+        from streamseg.storage import is_url, location, parse_storage_options
+
+        target = location(
+            out if out and is_url(out) else Path(out or default_out(source)),
+            parse_storage_options(storage_options),
+        )
         summary = run_job(
             source, prompts, target, config, overwrite=overwrite, quiet=quiet, stop=stop
         )

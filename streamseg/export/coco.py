@@ -66,14 +66,16 @@ def mask_bbox(mask: np.ndarray) -> list[float]:
     return [float(xs[0]), float(ys[0]), float(xs[-1] - xs[0] + 1), float(ys[-1] - ys[0] + 1)]
 
 
-def coco_document(out: str | Path, chunk: int = 16) -> dict[str, Any]:
+def coco_document(
+    out: str | Path, chunk: int = 16, storage_options: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The COCO dictionary of result folder ``out`` (read chunk by chunk: memory holds
     one chunk of masks plus the encoded annotations).
 
     An object that is present on a frame but has an empty mask gets no annotation (COCO
     has no use for zero-area masks); absent objects get none either.
     """
-    group = open_masks(out)
+    group = open_masks(out, storage_options)
     attrs = dict(group.attrs)
     t = int(attrs.get("frames_written", 0))
     objects = attrs.get("objects", [])
@@ -155,14 +157,16 @@ def coco_document(out: str | Path, chunk: int = 16) -> dict[str, Any]:
     return doc
 
 
-def export_coco(out: str | Path, dest: str | Path) -> int:
+def export_coco(
+    out: str | Path, dest: str | Path, storage_options: dict[str, Any] | None = None
+) -> int:
     """Write ``dest/annotations.json`` (COCO, see the module docstring) for result folder
     ``out``; returns the number of annotations (frame, object masks) written.
 
     The file is written to a temporary name and renamed, so a reader never sees half a
     file; ``dest`` is created.
     """
-    doc = coco_document(out)
+    doc = coco_document(out, storage_options=storage_options)
     dest = Path(dest)
     try:
         dest.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -10,7 +11,12 @@ from streamseg.errors import OutputError
 from streamseg.results import open_masks
 
 
-def export_png(out: str | Path, dest: str | Path, chunk: int = 16) -> int:
+def export_png(
+    out: str | Path,
+    dest: str | Path,
+    chunk: int = 16,
+    storage_options: dict[str, Any] | None = None,
+) -> int:
     """Write one DAVIS palette PNG per frame into ``dest``; returns the count.
 
     Pixel value = object id (ids over 255 are refused); where objects overlap, the
@@ -20,7 +26,7 @@ def export_png(out: str | Path, dest: str | Path, chunk: int = 16) -> int:
 
     from streamseg.render.colours import PALETTE
 
-    group = open_masks(out)
+    group = open_masks(out, storage_options)
     t = int(group.attrs.get("frames_written", 0))
     ids = [o["id"] for o in group.attrs.get("objects", [])]
     if any(i > 255 or i < 1 for i in ids):

@@ -11,24 +11,26 @@ is still open when the run fails before its first frame).
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import shutil
 from pathlib import Path
 from typing import Any
 
 from streamseg.errors import OutputError
 from streamseg.queues import ThreadedSink
 from streamseg.sinks.output_config import OutputConfig
+from streamseg.storage import Location, location
 
 log = logging.getLogger(__name__)
 
 OUTPUTS = ("masks.zarr", "overlay.mp4", "rendered.mp4")
 
 
-def check_output(out: Path, overwrite: bool, video_out: str | None = None) -> None:
-    """Refuse an ``out`` (or ``video_out``) that holds results already, unless
-    ``overwrite``, or a ``video_out`` in a folder that does not exist. No side effects."""
-    existing = [name for name in OUTPUTS if (out / name).exists()]
+def check_output(out: Path | str | Location, overwrite: bool, video_out: str | None = None) -> None:
+    """Refuse an ``out`` (a folder or a URL; or a ``video_out``) that holds results already,
+    unless ``overwrite``, or a ``video_out`` in a folder that does not exist. No side effects."""
+    out = location(out)
+    existing = [name for name in OUTPUTS if out.child(name).exists()]
     if existing and not overwrite:
         raise OutputError(
             f"{out} already holds {', '.join(existing)}; pass --overwrite to replace it, "
@@ -42,42 +44,39 @@ def check_output(out: Path, overwrite: bool, video_out: str | None = None) -> No
             raise OutputError(f"no folder {path.parent} for --video-out; create it first")
 
 
-def prepare_output(out: Path, overwrite: bool) -> None:
+def prepare_output(out: Path | str | Location, overwrite: bool) -> None:
     """Create ``out`` (or clear our own outputs in it with ``overwrite``); check it is writable."""
+    out = location(out)
     check_output(out, overwrite)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".streamseg-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        raise OutputError(
-            f"cannot write to {out} ({error.strerror}); choose another --out"
-        ) from error
+    out.check_writable()
     for name in OUTPUTS:  # only our own outputs, never anything else in the folder
-        target = out / name
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
+        out.child(name).remove()
 
 
 class FolderOutputs:
     """masks.zarr, the overlay video, rendered.mp4 (``--inpaint``) and the preview.
 
-    out: the folder. overwrite: replace earlier results. observer: times rendering
+    out: the folder, or an fsspec URL / Location (s3://bucket/run: masks.zarr is
+    written there directly, the videos locally and uploaded once they closed cleanly).
+    overwrite: replace earlier results. observer: times rendering
     and writing (``streamseg bench``). After the run, ``preview`` (the server, if
     any) is closed by ``close``.
     """
 
     def __init__(
-        self, out: Path, config: OutputConfig, overwrite: bool = False, observer: Any = None
+        self,
+        out: Path | str | Location,
+        config: OutputConfig,
+        overwrite: bool = False,
+        observer: Any = None,
     ) -> None:
-        self.out, self.config, self.overwrite, self.observer = out, config, overwrite, observer
+        self.out = location(out)
+        self.config, self.overwrite, self.observer = config, overwrite, observer
+        self._uploads = contextlib.ExitStack()  # local files sent to a URL --out at the end
         self.preview: Any = None
         self.renderer: Any = None  # the inpainter drawing rendered.mp4
         self.inpaint_meta: dict[str, Any] | None = None
-        self._created = not out.exists()
+        self._created = self.out.local and not self.out.exists()
         self._session: Any = None
 
     def start(self, session: Any) -> None:
@@ -124,8 +123,9 @@ class FolderOutputs:
         attrs = session.metadata()
         if self.inpaint_meta is not None:
             attrs["inpaint"] = self.inpaint_meta  # its "stats" fill in as the run goes
+        masks = self.out.child("masks.zarr")
         zarr: Any = ZarrSink(
-            self.out / "masks.zarr",
+            masks.path if masks.local else masks.zarr_store(),
             attrs,
             session.registry.describe,
             o.chunk_frames,
@@ -152,10 +152,13 @@ class FolderOutputs:
             sink = RenderedVideo(renderer, encoder, self.observer)
             return ThreadedSink(sink, o.queue_size, name=name, stop=stop, stall=stall)
 
+        def local(name: str) -> Path:  # the file itself, or a temporary one for a URL --out
+            return self._uploads.enter_context(self.out.local_file(name))
+
         if o.overlay:
-            sinks.append(video(o.video_out or self.out / "overlay.mp4", Overlay(o.alpha), "video"))
+            sinks.append(video(o.video_out or local("overlay.mp4"), Overlay(o.alpha), "video"))
         if self.renderer is not None:
-            sinks.append(video(self.out / "rendered.mp4", self.renderer, "rendered"))
+            sinks.append(video(local("rendered.mp4"), self.renderer, "rendered"))
             self.renderer = None  # closed by its sink from now on
         if self.preview is not None:
             preview = PreviewSink(self.preview, Overlay(o.alpha))
@@ -170,9 +173,14 @@ class FolderOutputs:
                 sink.close(complete)
             except BaseException as error:  # noqa: BLE001 - the first is re-raised below
                 failure = failure or error
+        try:
+            if failure is None:
+                self._uploads.close()  # URL --out: the videos go up once they closed cleanly
+        except BaseException as error:  # noqa: BLE001 - raised below
+            failure = error
         self.abandon()
-        if not sinks and self.out.is_dir() and not any(self.out.iterdir()):
-            self.out.rmdir()  # nothing was decoded: leave no empty folder behind
+        if not sinks and self._is_empty_folder():
+            self.out.path.rmdir()  # nothing was decoded: leave no empty folder behind
         if failure is not None:
             raise failure
 
@@ -185,5 +193,8 @@ class FolderOutputs:
         if self.preview is not None:
             self.preview.close()
             self.preview = None
-        if self._created and self.out.is_dir() and not any(self.out.iterdir()):
-            self.out.rmdir()
+        if self._created and self._is_empty_folder():
+            self.out.path.rmdir()
+
+    def _is_empty_folder(self) -> bool:
+        return self.out.local and self.out.path.is_dir() and not any(self.out.path.iterdir())

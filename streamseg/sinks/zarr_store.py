@@ -48,7 +48,8 @@ DIMS = {
 
 
 class ZarrSink(SinkBase):
-    """Write FrameResults to ``path`` (created; must not exist).
+    """Write FrameResults to ``path`` (created; must not exist): a local path, or a zarr
+    store (streamseg.storage.Location.zarr_store(): an FsspecStore for s3://, gs://...).
 
     attrs: the metadata to store (source, engine, config...); ``objects`` is
     kept up to date from ``objects()`` (id -> {"id", "name", "prompts"}, the run's
@@ -58,7 +59,7 @@ class ZarrSink(SinkBase):
 
     def __init__(
         self,
-        path: Path,
+        path: Path | Any,
         attrs: dict[str, Any],
         objects: Callable[[], dict[int, dict]] | None = None,
         chunk_frames: int = 16,
@@ -67,8 +68,10 @@ class ZarrSink(SinkBase):
     ) -> None:
         import zarr
 
-        self.path = Path(path)
-        self.group = zarr.open_group(store=str(self.path), mode="w-", zarr_format=3)
+        local = isinstance(path, (str, Path))
+        self.path = Path(path) if local else path
+        store = str(self.path) if local else path
+        self.group = zarr.open_group(store=store, mode="w-", zarr_format=3)
         self.attrs = dict(attrs)
         self.objects = objects or dict
         self.chunk_frames = chunk_frames
