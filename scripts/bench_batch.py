@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
 CLI = [sys.executable, "-c", "from streamseg.cli import main; main()"]
 WROTE = re.compile(r"wrote (\d+) frames to .* in ([\d.]+) s")
 
@@ -59,7 +58,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--local-ray", action="store_true", help="Each batch starts its own Ray.")
     args = parser.parse_args()
-    from synthetic import disc_video
+    from streamseg.testing.clips import disc_video
 
     work = Path(tempfile.mkdtemp(prefix="bench-batch-"))
     clips = work / "clips"
@@ -134,7 +133,7 @@ def main() -> None:
 
     finally:
         if head is not None:
-            from ray_head import stop_head
+            from streamseg.testing.ray_head import stop_head
 
             stop_head(head)
         shutil.rmtree(work, ignore_errors=True)
@@ -150,9 +149,10 @@ head_seconds: list[float] = []
 
 
 def start_head(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    """The tests' Ray head (tests/ray_head.py: 127.0.0.1, 2 CPUs); env gets its settings."""
-    from ray_head import LOOPBACK_ENV
-    from ray_head import start_head as start
+    """The tests' Ray head (streamseg/testing/ray_head.py: 127.0.0.1, 2 CPUs); env gets
+    its settings."""
+    from streamseg.testing.ray_head import LOOPBACK_ENV
+    from streamseg.testing.ray_head import start_head as start
 
     env.update(LOOPBACK_ENV)
     started = time.monotonic()

@@ -1,7 +1,7 @@
 """Session fixtures for the batch tests: a real S3 API server (moto's server mode) and a real
 Ray cluster (a head node with 2 CPUs), both on 127.0.0.1 and started by the tests.
 
-The Ray head is tests/ray_head.py's: 2 CPUs, no dashboard, a 100 MB object store, in its
+The Ray head is streamseg/testing/ray_head.py's: 2 CPUs, no dashboard, a 100 MB object store, in its
 own process group, stopped by signalling that group only.
 """
 
@@ -58,7 +58,7 @@ def ray_address(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> I
     """HOST:PORT of a local Ray head node (2 CPUs) whose workers import this checkout; the
     CLI subprocesses get the loopback settings through the environment."""
     pytest.importorskip("ray")
-    from ray_head import LOOPBACK_ENV, start_head, stop_head
+    from streamseg.testing.ray_head import LOOPBACK_ENV, start_head, stop_head
 
     saved = {k: os.environ.get(k) for k in LOOPBACK_ENV}
     os.environ.update(LOOPBACK_ENV)

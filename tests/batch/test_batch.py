@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import CLI
-from synthetic import disc_video, iou
+
+from streamseg.testing.clips import disc_video, iou
 
 W, H = 96, 64
 PROMPT = "12,32"  # the disc's centre on frame 0 at 96x64 (radius 10, x = radius + 2)

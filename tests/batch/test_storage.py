@@ -8,10 +8,10 @@ from pathlib import Path
 import av
 import pytest
 from helpers import streamseg
-from synthetic import disc_video
 
 from streamseg.errors import UsageError
 from streamseg.storage import Location, parse_storage_options
+from streamseg.testing.clips import disc_video
 
 
 def test_storage_options_are_typed_and_nested() -> None:

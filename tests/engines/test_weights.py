@@ -246,10 +246,12 @@ def test_auto_takes_cached_sam_weights(home, tiny_loader):
 
 
 def test_auto_without_weights_runs_classic_and_says_so(home, caplog):
+    caplog.set_level("INFO", logger="streamseg")
     engine, meta = select.build_engine(Config())
     assert isinstance(engine, ClassicEngine) and meta["name"] == "classic"
     assert meta["requested"] == "auto" and str(home) in meta["reason"]
-    assert any("classic" in r.message for r in caplog.records if r.levelname == "WARNING")
+    # said on stderr unless --quiet (info: the user did nothing wrong), and in the metadata
+    assert any("classic" in r.message for r in caplog.records if r.levelname == "INFO")
 
 
 def test_checkpoint_file_picks_its_architecture(home, tmp_path, tiny_loader, monkeypatch):
