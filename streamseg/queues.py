@@ -109,7 +109,7 @@ class Prefetch:
     def close(self) -> bool:
         """Stop the thread; True once it has ended (so the source may be closed)."""
         self._stop.set()
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=2)  # a read stuck in the source (a stalled stream) gives up
         return not self._thread.is_alive()
 
 
@@ -156,8 +156,17 @@ class ThreadedSink:
         self._thread.start()
 
     def _run(self) -> None:
+        tick = getattr(self.sink, "tick", None)  # work due with time, not frames (Zarr flush)
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=_POLL)
+            except queue.Empty:
+                if tick is not None and self._error is None:
+                    try:
+                        tick()
+                    except BaseException as error:  # noqa: BLE001 - re-raised by write()
+                        self._error = error
+                continue
             if isinstance(item, _Close):
                 try:
                     self.sink.close(item.complete and self._error is None)

@@ -53,6 +53,10 @@ class StopFlag(threading.Event):
 
     armed = False
 
+    def abort(self) -> None:
+        """Close the run's outputs now (complete false), from the signal handler's thread
+        when the run does not reach the end of its frame in time; set by the Session."""
+
 
 class Session:
     """One run. ``with Session(source, prompts, config) as session: for result in session``.
@@ -96,6 +100,7 @@ class Session:
         self.frames, self.complete = 0, False
         self.created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self._stack = contextlib.ExitStack()
+        self._sinks: list[Any] = []
         self._results: Generator[FrameResult, None, None] | None = None
         self._decoder_stuck = False  # a decode thread still inside the source
 
@@ -173,10 +178,13 @@ class Session:
 
     def _run(self) -> Generator[FrameResult, None, None]:
         sinks: list[Any] = []
+        self._sinks = sinks
+        if self.stop is not None and self.outputs is not None:
+            self.stop.abort = self._abort  # type: ignore[method-assign]
         try:
             for result in self._flow():
                 if not sinks and self.outputs is not None:  # once the first frame is known
-                    sinks = self.outputs.open(self)
+                    sinks.extend(self.outputs.open(self))
                 for sink in sinks:
                     sink.write(result)
                 self.frames += 1
@@ -187,6 +195,12 @@ class Session:
                 self.engine_meta["batch_size"] = self.engine.batch_size  # the store says so
             if self.outputs is not None:
                 self.outputs.close(sinks, self.complete)
+
+    def _abort(self) -> None:
+        """Close the outputs (complete false) from another thread: the run's thread is
+        stuck inside a frame or a read and will not get to it in time."""
+        if self.outputs is not None:
+            self.outputs.close(self._sinks, False)
 
     def _flow(self) -> Iterator[FrameResult]:
         """Decode ahead in a thread; embed in batches; track frame by frame.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,8 @@ class FolderOutputs:
         self.inpaint_meta: dict[str, Any] | None = None
         self._created = not out.exists()
         self._session: Any = None
+        self._closing = threading.Lock()
+        self._closed = False
 
     def start(self, session: Any) -> None:
         self._session = session
@@ -118,14 +121,21 @@ class FolderOutputs:
         attrs = session.metadata()
         if self.inpaint_meta is not None:
             attrs["inpaint"] = self.inpaint_meta  # its "stats" fill in as the run goes
-        zarr: Any = ZarrSink(
-            self.out / "masks.zarr",
-            attrs,
-            session.registry.describe,
-            o.chunk_frames,
-            session.stats.as_dict,
-            gaze=bool(session.config.gaze.path or session.config.gaze.mode != "off"),
-        )
+        try:
+            zarr: Any = ZarrSink(
+                self.out / "masks.zarr",
+                attrs,
+                session.registry.describe,
+                o.chunk_frames,
+                session.stats.as_dict,
+                gaze=bool(session.config.gaze.path or session.config.gaze.mode != "off"),
+                flush_seconds=o.flush_seconds,
+            )
+        except OSError as error:  # a full disk, the folder gone: one line
+            raise OutputError(
+                f"cannot create {self.out / 'masks.zarr'} ({error.strerror or error}); "
+                "check the disk and --out"
+            ) from error
         if self.observer is not None:
             from streamseg.observe import ObservedSink
 
@@ -157,11 +167,23 @@ class FolderOutputs:
         return sinks
 
     def close(self, sinks: list[ThreadedSink], complete: bool) -> None:
-        """Close every sink even if one fails, then what is left; raise the first failure."""
+        """Close every sink even if one fails, then what is left; raise the first failure.
+
+        The store closes last, so its ``complete`` is true only when every other output
+        was finished too. Safe to call twice (a second call, e.g. from the signal
+        handler's thread while the run's thread closes, waits for the first)."""
+        with self._closing:
+            if self._closed:
+                return
+            self._closed = True
+            self._close(sinks, complete)
+
+    def _close(self, sinks: list[ThreadedSink], complete: bool) -> None:
         failure: BaseException | None = None
-        for sink in sinks:
+        store = [s for s in sinks if s.name == "zarr"]
+        for sink in [s for s in sinks if s.name != "zarr"] + store:
             try:
-                sink.close(complete)
+                sink.close(complete and failure is None)
             except BaseException as error:  # noqa: BLE001 - the first is re-raised below
                 failure = failure or error
         self.abandon()

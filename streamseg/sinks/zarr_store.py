@@ -6,15 +6,23 @@ Layout (one group, ``OUT/masks.zarr``; T frames, N objects, H x W pixels):
   frame_index (T,) int64; pts (T,) int64 (-1 when unknown); time (T,) float64 s;
   latency (T,) float32 s, from the frame's arrival to its result;
   with ``gaze``: gaze (T, 2) float32 x, y (NaN when invalid), gaze_valid (T,) bool.
-Frames are buffered and written a chunk at a time; after each write the arrays
-are exactly ``frames_written`` long and the attributes say so, so a reader (or a
-crash) always sees a valid store. ``close(complete)`` writes the tail and sets
-``complete``. N grows when an object is added mid-stream; earlier frames read as
-absent for it.
+Frames are buffered and written a chunk at a time, and at least every
+``flush_seconds`` (so a SIGKILL loses about a second of masks); after each write
+the arrays are exactly ``frames_written`` long and the attributes say so, so a
+reader (or a crash) always sees a valid store. A write that fails (a full disk)
+shrinks the arrays back to ``frames_written`` before the error goes on.
+``close(complete)`` writes the tail and sets ``complete``. N grows when an object
+is added mid-stream; earlier frames read as absent for it.
+
+The attributes summarise each object's prompts (how many, the frames, the first
+few); the whole history is ``prompts.json`` beside the arrays (written atomically).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +38,8 @@ PER_FRAME = {  # name -> (dtype, trailing shape per object or None for per-frame
 }
 TIMING = {"frame_index": "int64", "pts": "int64", "time": "float64", "latency": "float32"}
 TIMING_CHUNK = 4096
+SUMMARY_PROMPTS = 4  # prompts per object kept in the attributes (the rest: prompts.json)
+SUMMARY_POINTS = 16  # points per prompt kept there
 
 
 class ZarrSink:
@@ -49,6 +59,7 @@ class ZarrSink:
         chunk_frames: int = 16,
         stats: Callable[[], dict] | None = None,
         gaze: bool = False,
+        flush_seconds: float = 1.0,
     ) -> None:
         import zarr
 
@@ -57,6 +68,9 @@ class ZarrSink:
         self.attrs = dict(attrs)
         self.objects = objects or dict
         self.chunk_frames = chunk_frames
+        self.flush_seconds = flush_seconds
+        self.flushed = time.monotonic()
+        self._history = ""  # prompts.json as last written
         self.stats = stats
         self.gaze = gaze
         self.buffer: list[FrameResult] = []
@@ -98,10 +112,36 @@ class ZarrSink:
         self.buffer.append(result)
         if len(self.buffer) >= self.chunk_frames:
             self._flush()
+        else:
+            self.tick()
+
+    def tick(self) -> None:
+        """Write what is buffered once it is ``flush_seconds`` old (ThreadedSink calls
+        this while no frame comes, so slow frames are not held back either)."""
+        if self.buffer and time.monotonic() - self.flushed >= self.flush_seconds:
+            self._flush()
 
     def _flush(self) -> None:
+        self.flushed = time.monotonic()
         if not self.buffer:
             return
+        t0 = self.frames_written
+        try:
+            self._write_buffer()
+        except BaseException:
+            self._shrink_to(t0)  # the attributes stay true: arrays as long as frames_written
+            raise
+
+    def _shrink_to(self, frames: int) -> None:
+        """After a failed write: every array back to ``frames`` long (best effort)."""
+        for array in self.arrays.values():
+            try:
+                if array.shape[0] != frames:
+                    array.resize((frames, *array.shape[1:]))
+            except OSError:
+                pass  # the disk refuses even that; frames_written still tells the truth
+
+    def _write_buffer(self) -> None:
         first = self.buffer[0]
         if not self.arrays:
             self._create(*first.frame.image.shape[:2])
@@ -142,24 +182,62 @@ class ZarrSink:
             gaze = [nan if f.gaze is None else f.gaze for f in frames]
             self.arrays["gaze"][t0:t1] = np.stack(gaze)
             self.arrays["gaze_valid"][t0:t1] = np.array([f.gaze is not None for f in frames])
-        self.frames_written = t1
         self.buffer.clear()
-        self._set_attrs(complete=False)
+        self._set_attrs(complete=False, frames=t1)
+        self.frames_written = t1
 
-    def _set_attrs(self, complete: bool) -> None:
+    def _set_attrs(self, complete: bool, frames: int | None = None) -> None:
         known = self.objects()
-        objects = [known.get(i, {"id": i}) for i in self.object_ids]
+        self._write_history(known)
+        objects = [_summary(known.get(i, {"id": i})) for i in self.object_ids]
         stats = {"stats": self.stats()} if self.stats else {}
         self.group.attrs.put(
             {
                 **self.attrs,
                 **stats,
                 "objects": objects,
-                "frames_written": self.frames_written,
+                "frames_written": self.frames_written if frames is None else frames,
                 "complete": complete,
             }
         )
 
+    def _write_history(self, known: dict[int, dict]) -> None:
+        """Every object's whole prompt history to prompts.json, when it changed."""
+        text = json.dumps([known[i] for i in sorted(known)])
+        if text == self._history:
+            return
+        target = self.path / "prompts.json"
+        partial = target.with_suffix(".json.partial")
+        partial.write_text(text)
+        os.replace(partial, target)  # a reader or a crash sees the old file or the new one
+        self._history = text
+
     def close(self, complete: bool) -> None:
         self._flush()
         self._set_attrs(complete=complete)
+
+
+def _summary(described: dict[str, Any]) -> dict[str, Any]:
+    """An object for the attributes: id, name, how many prompts at which frames, the first few."""
+    prompts = described.get("prompts", [])
+    frames = [p["frame"] for p in prompts if "frame" in p]
+    shown = []
+    for prompt in prompts[:SUMMARY_PROMPTS]:
+        points = prompt.get("points")
+        if isinstance(points, list) and len(points) > SUMMARY_POINTS:
+            prompt = {
+                **prompt,
+                "points": points[:SUMMARY_POINTS],
+                "labels": prompt.get("labels", [])[:SUMMARY_POINTS],
+                "points_total": len(points),
+            }
+        shown.append(prompt)
+    return {
+        "id": described["id"],
+        "name": described.get("name"),
+        "prompt_count": len(prompts),
+        "first_frame": min(frames, default=None),
+        "last_frame": max(frames, default=None),
+        "prompts": shown,
+        "history": "prompts.json",
+    }
