@@ -79,13 +79,19 @@ def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] 
     """Defaults, then the YAML file at ``path``, then ``section.key=value`` overrides."""
     import yaml
 
+    from streamseg.safe_yaml import load_plain_yaml
+
     config = Config()
     if path is not None:
         path = Path(path)
         if not path.exists():
             raise SourceNotFoundError(f"no such config file: {path}; see configs/ for examples")
         try:
-            data = yaml.safe_load(path.read_text()) or {}
+            data = load_plain_yaml(path.read_bytes().decode("utf-8"), str(path)) or {}
+        except UnicodeDecodeError:
+            raise UsageError(f"{path} is not a text file; give a YAML config") from None
+        except RecursionError:
+            raise UsageError(f"{path} is nested too deeply for a config") from None
         except yaml.YAMLError as error:
             raise UsageError(f"cannot parse {path}: {str(error).splitlines()[0]}") from error
         if not isinstance(data, dict):
@@ -98,7 +104,15 @@ def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] 
                 f"malformed --set {item!r}: expected section.key=value, "
                 "e.g. --set classic.flow_scale=0.5"
             )
-        set_value(config, key.strip(), yaml.safe_load(text) if text.strip() else None)
+        try:
+            value = load_plain_yaml(text, "--set") if text.strip() else None
+        except yaml.YAMLError as error:
+            problem = str(error).splitlines()[0]
+            raise UsageError(
+                f"malformed --set {item!r} ({problem}); quote a string value, or close "
+                "the list, e.g. --set source.options={}"
+            ) from None
+        set_value(config, key.strip(), value)
     return config
 
 

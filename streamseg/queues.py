@@ -9,6 +9,7 @@ stops the whole pipeline with its own error instead of hanging it.
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
@@ -29,6 +30,37 @@ class _Failure:
         self.error = error
 
 
+class ArrivalPace:
+    """Whether a live source's frames come at their own pace or faster (a backlog).
+
+    A camera or a live stream makes the decode thread wait for each frame about a
+    frame interval; a recording piped in (``cat clip.ts | streamseg run -``) or a
+    server sending faster than real time has the next frame ready at once. Over the
+    last ``window`` seconds of media time: paced when the thread spent at least
+    ``share`` of that waiting for the source. Until half a second of media has
+    arrived, not paced: nothing is dropped from a stream before its pace is known.
+    """
+
+    def __init__(self, window: float = 2.0, share: float = 0.5) -> None:
+        self.window, self.share = window, share
+        self._seen: collections.deque[tuple[float, float]] = collections.deque()
+        self._waited = 0.0
+
+    def observe(self, media_time: float, waited: float) -> None:
+        """One item: its media time (s) and how long the thread waited for it (s)."""
+        self._seen.append((media_time, waited))
+        self._waited += waited
+        while len(self._seen) > 2 and media_time - self._seen[0][0] > self.window:
+            self._waited -= self._seen.popleft()[1]
+
+    @property
+    def paced(self) -> bool:
+        if len(self._seen) < 2:
+            return False
+        span = self._seen[-1][0] - self._seen[0][0]
+        return span >= 0.5 and self._waited - self._seen[0][1] >= self.share * span
+
+
 class Prefetch:
     """Iterate ``source`` in a daemon thread, at most ``maxsize`` items ahead.
 
@@ -38,6 +70,9 @@ class Prefetch:
     dropped (``on_drop`` is called), so the consumer always gets recent items. When
     ``stop`` is set while the consumer waits, iteration raises Interrupted.
     ``close()`` stops the thread early (the source's own ``close`` is the caller's).
+    pace: with ``drop_stale``, an ArrivalPace: items are dropped only while they
+    come at their own pace (items with a ``time``, seconds of media); a backlog
+    arriving faster waits for the consumer instead, like a file.
     """
 
     def __init__(
@@ -48,10 +83,12 @@ class Prefetch:
         drop_stale: bool = False,
         on_drop: Callable[[], None] | None = None,
         stop: threading.Event | None = None,
+        pace: ArrivalPace | None = None,
     ) -> None:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize)
         self._stop = threading.Event()
         self._drop_stale, self._on_drop = drop_stale, on_drop
+        self._pace = pace
         self._interrupt = stop  # set by a signal handler: stop waiting, raise Interrupted
         self._thread = threading.Thread(target=self._run, args=(source,), name=name, daemon=True)
         self._thread.start()
@@ -68,12 +105,16 @@ class Prefetch:
         return False
 
     def _put_newest(self, item: Any) -> bool:
-        """Live mode: never wait; when the consumer is behind, the oldest item is dropped."""
+        """Live mode: never wait; when the consumer is behind, the oldest item is dropped
+        (with a pace: only while items come at their own pace, else wait as for a file)."""
         while not self._stop.is_set():
             try:
                 self._queue.put_nowait(item)
                 return True
             except queue.Full:
+                if self._pace is not None and not self._pace.paced:
+                    time.sleep(0.005)  # a backlog: wait for the consumer, keep every item
+                    continue
                 try:
                     self._queue.get_nowait()
                 except queue.Empty:
@@ -84,9 +125,13 @@ class Prefetch:
 
     def _run(self, source: Iterator[Any]) -> None:
         try:
+            asked = time.monotonic()
             for item in source:
+                if self._pace is not None:
+                    self._pace.observe(float(getattr(item, "time", 0.0)), time.monotonic() - asked)
                 if not self._put(item):
                     return
+                asked = time.monotonic()
         except BaseException as error:  # noqa: BLE001 - handed to the consumer thread
             self._put(_Failure(error))
             return

@@ -27,6 +27,17 @@ def open_masks(out: str | Path) -> Any:
         raise OutputError(f"{path} is not a readable Zarr store ({error})") from error
 
 
+def _read(array: Any, where: Any, out: str | Path) -> np.ndarray:
+    """``array[where]``; a damaged chunk is one OutputError line, not a codec traceback."""
+    try:
+        return np.asarray(array[where])
+    except Exception as error:  # noqa: BLE001 - zarr and its codecs raise many types
+        raise OutputError(
+            f"a chunk of {array.name.strip('/')} in {out} cannot be read "
+            f"({type(error).__name__}: {str(error)[:120]}); the store is damaged"
+        ) from error
+
+
 def summary(out: str | Path, chunk: int = 64) -> dict[str, Any]:
     """Source, frames, completeness and per-object coverage of a result.
 
@@ -48,11 +59,11 @@ def summary(out: str | Path, chunk: int = 64) -> dict[str, Any]:
     if t == 0 or "masks" not in group:
         info["objects"] = [{**o, "coverage": 0.0, "area": 0.0} for o in objects]
         return info
-    masks, present = group["masks"], group["present"][:t]
+    masks, present = group["masks"], _read(group["present"], slice(0, t), out)
     h, w = masks.shape[2:]
     area = np.zeros(masks.shape[1])
     for t0 in range(0, t, chunk):  # chunk by chunk: memory stays flat for long videos
-        area += masks[t0 : min(t, t0 + chunk)].sum(axis=(0, 2, 3))
+        area += _read(masks, slice(t0, min(t, t0 + chunk)), out).sum(axis=(0, 2, 3))
     frames_present = present.sum(axis=0)
     for k, obj in enumerate(objects):
         seen = int(frames_present[k])
@@ -86,10 +97,10 @@ def export_png(out: str | Path, dest: str | Path, chunk: int = 16) -> int:
     dest.mkdir(parents=True, exist_ok=True)
     if t == 0:
         return 0
-    masks, frame_index = group["masks"], group["frame_index"][:t]
+    masks, frame_index = group["masks"], _read(group["frame_index"], slice(0, t), out)
     palette = PALETTE.reshape(-1).tolist()
     for t0 in range(0, t, chunk):
-        block = masks[t0 : min(t, t0 + chunk)]
+        block = _read(masks, slice(t0, min(t, t0 + chunk)), out)
         for i, frame_masks in enumerate(block):
             labels = np.zeros(frame_masks.shape[1:], np.uint8)
             for k, object_id in enumerate(ids[: len(frame_masks)]):

@@ -33,7 +33,7 @@ from streamseg.errors import Interrupted
 from streamseg.objects import ObjectRegistry
 from streamseg.observe import ObservedEngine, Observer, observed_frames
 from streamseg.prompts import parse_prompt, validate
-from streamseg.queues import Prefetch
+from streamseg.queues import ArrivalPace, Prefetch
 from streamseg.sources import Source, open_source
 from streamseg.stats import RunStats
 from streamseg.types import Frame, FrameResult, Prompt
@@ -125,7 +125,7 @@ class Session:
         # Everything that can refuse the run comes before the outputs clear old results.
         if outputs is not None:
             outputs.check()
-        validate(self.prompts, info.width, info.height)
+        validate(self.prompts, info.width, info.height, info.frames)
         if config.gaze.path or config.gaze.mode != "off":
             from streamseg.gaze.prompts import gaze_hook
 
@@ -221,6 +221,9 @@ class Session:
             drop_stale=live,
             on_drop=self.stats.add_dropped,
             stop=stop,
+            # --live / --no-live force it; by default a stream drops only once it comes
+            # at its own pace (a file piped in faster than real time loses nothing)
+            pace=ArrivalPace() if live and config.source.live is None else None,
         )
         # Files: the engine's batch (SAM on CUDA: 8 frames per encoder call), the next
         # batch encoding while this one is tracked. Live: one frame at a time and no

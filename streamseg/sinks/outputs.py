@@ -24,6 +24,7 @@ from streamseg.sinks.output_config import OutputConfig
 log = logging.getLogger(__name__)
 
 OUTPUTS = ("masks.zarr", "overlay.mp4", "rendered.mp4")
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".ts", ".nut"}
 
 
 def check_output(out: Path, overwrite: bool, video_out: str | None = None) -> None:
@@ -37,6 +38,13 @@ def check_output(out: Path, overwrite: bool, video_out: str | None = None) -> No
         )
     if video_out and video_out != "-":
         path = Path(video_out)
+        if path.suffix.lower() not in VIDEO_SUFFIXES:
+            raise OutputError(
+                f"--video-out {path}: the name must end in one of "
+                f"{', '.join(sorted(VIDEO_SUFFIXES))} (it sets the container), or be -"
+            )
+        if path.exists() and not path.is_file():
+            raise OutputError(f"--video-out {path} is not a regular file; give a file path or -")
         if path.exists() and not overwrite:
             raise OutputError(f"{path} exists; pass --overwrite or another --video-out")
         if not path.parent.is_dir():
@@ -57,10 +65,17 @@ def prepare_output(out: Path, overwrite: bool) -> None:
         ) from error
     for name in OUTPUTS:  # only our own outputs, never anything else in the folder
         target = out / name
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
+        try:
+            if target.is_symlink():
+                target.unlink()  # the link only, never what it points to
+            elif target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+        except OSError as error:
+            raise OutputError(
+                f"cannot replace {target} ({error.strerror or error}); remove it yourself"
+            ) from error
 
 
 class FolderOutputs:
