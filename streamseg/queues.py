@@ -197,6 +197,9 @@ class ThreadedSink:
         self._error: BaseException | None = None
         self._stop = stop
         self._progress = time.monotonic()  # when the thread last finished a step
+        self._closing = threading.Lock()
+        self._closed = False
+        self._deadline: float | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -250,8 +253,24 @@ class ThreadedSink:
                 if self._stop is not None and self._stop.is_set():
                     raise Interrupted from None  # the sink is not taking frames
 
-    def close(self, complete: bool) -> None:
+    def close(self, complete: bool, deadline: float | None = None) -> None:
+        """Write what is queued and close the sink. deadline: a time.monotonic() after
+        which it is left as it is, with a warning (a run stopping on a signal)."""
+        if deadline is not None:
+            self.give_up_at(deadline)
+        with self._closing:
+            if self._closed:
+                return
+            self._closed = True
         if not self._finish(_Close(complete)):
+            if self._deadline is not None and time.monotonic() > self._deadline:
+                log.warning(
+                    "the %s output was still writing when the run had to stop; it was left "
+                    "as it was (the videos play up to their last whole second, the masks "
+                    "hold the frames frames_written counts)",
+                    self.name,
+                )
+                return
             stuck = (
                 f"the {self.name} output took nothing for {self.stall:g} s (is whatever "
                 "reads it still reading?); it was left unfinished"
@@ -261,6 +280,11 @@ class ThreadedSink:
             log.warning("%s", stuck)
             return
         self._raise_if_failed()
+
+    def give_up_at(self, deadline: float) -> None:
+        """Have ``close`` (now or already waiting, in any thread) stop waiting at
+        ``deadline`` (time.monotonic())."""
+        self._deadline = deadline if self._deadline is None else min(self._deadline, deadline)
 
     def _finish(self, end: _Close) -> bool:
         """Queue ``end`` and wait for the thread to write what is before it and close
@@ -281,6 +305,8 @@ class ThreadedSink:
                     return True
             last = max(self._progress, getattr(self.sink, "progress", 0.0))
             if self.stall is not None and time.monotonic() - last > self.stall:
+                return False
+            if self._deadline is not None and time.monotonic() > self._deadline:
                 return False
 
 

@@ -42,6 +42,7 @@ from streamseg.version import __version__
 log = logging.getLogger(__name__)
 
 Hook = Callable[[Frame, Any], None]
+ABORT_SECONDS = 0.6  # what closing the outputs may take when the run is stuck mid-frame
 
 
 class StopFlag(threading.Event):
@@ -200,7 +201,7 @@ class Session:
         """Close the outputs (complete false) from another thread: the run's thread is
         stuck inside a frame or a read and will not get to it in time."""
         if self.outputs is not None:
-            self.outputs.close(self._sinks, False)
+            self.outputs.close(self._sinks, False, time.monotonic() + ABORT_SECONDS)
 
     def _flow(self) -> Iterator[FrameResult]:
         """Decode ahead in a thread; embed in batches; track frame by frame.
@@ -249,6 +250,8 @@ class Session:
                 yield result
                 if stop is not None and stop.is_set():
                     raise Interrupted
+            if stop is not None and stop.is_set():
+                raise Interrupted  # the source ended because of the signal: not complete
         finally:
             self.registry.close()
             # The source closes only once its decode thread has stopped: closing a

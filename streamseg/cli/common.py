@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -22,7 +23,7 @@ def setup_logging(quiet: bool, debug: bool) -> None:
     logging.basicConfig(level=level, format="streamseg: %(message)s", stream=sys.stderr)
 
 
-GRACE = 1.5  # seconds a run may take to stop between frames before its outputs are closed
+GRACE = 0.8  # seconds a run may take to stop between frames before its outputs are closed
 _POLL = 0.1
 SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
@@ -63,8 +64,9 @@ def guarded(job: Any, debug: bool, stop: Any = None) -> None:
             state["error"] = error
 
     previous = {sig: signal.signal(sig, on_signal) for sig in SIGNALS}
+    thread = threading.Thread(target=work, name="run", daemon=True)
+    code = 0
     try:
-        thread = threading.Thread(target=work, name="run", daemon=True)
         thread.start()
         while thread.is_alive():
             thread.join(_POLL)
@@ -80,21 +82,34 @@ def guarded(job: Any, debug: bool, stop: Any = None) -> None:
         if debug:
             raise
         _say(f"streamseg: error: {error}")
-        sys.exit(error.exit_code)
+        code = error.exit_code
     except _Again:
         _say(
             "streamseg: interrupted again before the outputs were closed: masks.zarr holds "
             "the frames its frames_written attribute counts (complete: false) and the "
             "videos play up to their last whole second"
         )
-        sys.exit(130)
+        code = 130
     except KeyboardInterrupt:
         saved = "; the frames processed so far are saved (complete: false)"
         _say(f"streamseg: interrupted{saved if stop is not None and stop.armed else ''}")
-        sys.exit(130)
+        code = 130
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, handler in previous.items():  # a late signal must not undo a clean exit
+            signal.signal(sig, signal.SIG_IGN if code else handler)
+    if code and thread.is_alive():
+        # the job is stuck in a read or a frame (its outputs are closed): leave at once,
+        # not through the interpreter's shutdown, which would wait on or trip over it
+        _flush()
+        os._exit(code)
+    if code:
+        sys.exit(code)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
 
 
 def _say(line: str) -> None:

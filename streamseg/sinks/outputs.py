@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -181,24 +182,35 @@ class FolderOutputs:
             sinks.append(ThreadedSink(preview, 2, name="preview", stop=stop))
         return sinks
 
-    def close(self, sinks: list[ThreadedSink], complete: bool) -> None:
+    def close(
+        self, sinks: list[ThreadedSink], complete: bool, deadline: float | None = None
+    ) -> None:
         """Close every sink even if one fails, then what is left; raise the first failure.
 
         The store closes last, so its ``complete`` is true only when every other output
         was finished too. Safe to call twice (a second call, e.g. from the signal
         handler's thread while the run's thread closes, waits for the first)."""
-        with self._closing:
+        wait = -1.0
+        if deadline is not None:  # whoever is closing them already stops at the deadline too
+            for sink in sinks:
+                sink.give_up_at(deadline)
+            wait = max(0.0, deadline - time.monotonic())
+        if not self._closing.acquire(timeout=wait):
+            return
+        try:
             if self._closed:
                 return
             self._closed = True
-            self._close(sinks, complete)
+            self._close(sinks, complete, deadline)
+        finally:
+            self._closing.release()
 
-    def _close(self, sinks: list[ThreadedSink], complete: bool) -> None:
+    def _close(self, sinks: list[ThreadedSink], complete: bool, deadline: float | None) -> None:
         failure: BaseException | None = None
         store = [s for s in sinks if s.name == "zarr"]
         for sink in [s for s in sinks if s.name != "zarr"] + store:
             try:
-                sink.close(complete and failure is None)
+                sink.close(complete and failure is None, deadline)
             except BaseException as error:  # noqa: BLE001 - the first is re-raised below
                 failure = failure or error
         self.abandon()

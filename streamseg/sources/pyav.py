@@ -99,9 +99,11 @@ class PyAVSource(SourceBase):
 
     @property
     def thread_type(self) -> str:
-        """Files: frame and slice threads, so decoding keeps ahead. Live: slice threads
-        only, since frame threads hold frames back and release them in bursts."""
-        return "SLICE" if self.info.live else "AUTO"
+        """Slice threads only. Frame threads hold frames back (live streams get them in
+        bursts) and silently drop a damaged frame that a single thread decodes with its
+        errors concealed (a cut file loses its last frames without a word); decoding
+        is rarely the slow stage next to the model."""
+        return "SLICE"
 
     def _open(self) -> Any:
         import av

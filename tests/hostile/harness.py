@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 CLI = [sys.executable, "-c", "from streamseg.cli import main; main()"]
-SIGNAL_LIMIT = 2.0  # seconds from a signal to the exit
+# Seconds from a signal to the exit. The issue's bound is 2 s (report.py measures it);
+# the tests allow more, since they must pass on a loaded machine (test_hostile.py sets it).
+SIGNAL_LIMIT = float(os.environ.get("HOSTILE_SIGNAL_LIMIT", "2"))
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
@@ -121,8 +124,9 @@ def clean_exit(r: Result, code: int = 0) -> None:
         raise Bad("wrong", f"exit {r.returncode}, expected {code}: {r.stderr.strip()[-300:]}")
 
 
-def store(out: Path) -> Any:
-    """OUT/masks.zarr, checked: arrays exactly frames_written long. Returns the group."""
+def store(out: Path, strict: bool = True) -> Any:
+    """OUT/masks.zarr, checked: arrays exactly frames_written long (``strict``; after a
+    kill, at least that long: frames_written is what a reader trusts). Returns the group."""
     import zarr
 
     try:
@@ -131,22 +135,30 @@ def store(out: Path) -> Any:
         lengths = {name: group[name].shape[0] for name in ("masks", "time", "frame_index")}
     except Exception as error:  # noqa: BLE001 - any failure is an invalid store
         raise Bad("lost", f"masks.zarr unreadable: {error}") from error
-    if any(length != n for length in lengths.values()):
+    if any(length != n if strict else length < n for length in lengths.values()):
         raise Bad("lost", f"frames_written {n} but arrays {lengths}")
-    if n and not (group["frame_index"][:] == range(n)).all():
+    if n and not (group["frame_index"][:n] == range(n)).all():
         raise Bad("lost", "frame_index is not 0..n-1")
     return group
 
 
 def video_frames(path: Path) -> int:
-    """Frames a video decodes to; Bad('lost') when it does not open."""
+    """Frames a video plays: decoded up to its first damaged packet (a player stops
+    there too); Bad('lost') when it does not open at all."""
     import av
 
     try:
-        with av.open(str(path)) as container:
-            return sum(1 for _ in container.decode(video=0))
+        container = av.open(str(path))
     except Exception as error:  # noqa: BLE001 - undecodable is the failure we look for
-        raise Bad("lost", f"{path.name} does not decode: {error}") from error
+        raise Bad("lost", f"{path.name} does not open: {error}") from error
+    count = 0
+    with container:
+        try:
+            for packet in container.demux(video=0):
+                count += len(packet.decode())
+        except av.error.FFmpegError:
+            pass
+    return count
 
 
 def decodable(path: Path) -> int:
@@ -227,13 +239,20 @@ def signal_and_wait(
     return Result(proc.returncode, err.decode(errors="replace"), seconds)
 
 
+_CLIPS_LOCK = threading.Lock()
+
+
 def clip(work: Path, name: str = "clip.mp4", n: int = 24, **kwargs: Any) -> Path:
-    """A disc clip (160x120, 24 fps unless told) in ``work``, made once per name."""
+    """A disc clip (160x120, 24 fps unless told), made once per name for all cases
+    (in ``work``'s parent, the run's root folder)."""
     from streamseg.testing.clips import disc_video
 
-    path = work / name
-    if not path.exists():
-        disc_video(path, n=n, **kwargs)
+    path = work.parent / "_clips" / name
+    with _CLIPS_LOCK:
+        if not path.exists():
+            path.parent.mkdir(exist_ok=True)
+            disc_video(path.with_suffix(".partial.mp4"), n=n, **kwargs)
+            path.with_suffix(".partial.mp4").rename(path)
     return path
 
 
