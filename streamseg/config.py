@@ -22,6 +22,7 @@ from streamseg.errors import EngineError, SourceNotFoundError, UsageError
 from streamseg.gaze.config import GazeConfig
 from streamseg.render.inpaint_config import InpaintConfig
 from streamseg.sinks.output_config import OutputConfig
+from streamseg.sinks.preview_config import PreviewConfig
 from streamseg.sources.base import SourceConfig
 from streamseg.track.tracker import TrackerConfig
 
@@ -67,6 +68,7 @@ class Config:
     gaze: GazeConfig = field(default_factory=GazeConfig)
     inpaint: InpaintConfig = field(default_factory=InpaintConfig)
     sam: SamConfig = field(default_factory=SamConfig)
+    preview: PreviewConfig = field(default_factory=PreviewConfig)
 
     def validate(self) -> None:
         """Check every section (UsageError): each checks itself when built, and again

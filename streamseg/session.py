@@ -94,7 +94,8 @@ class Session:
             p if isinstance(p, Prompt) else parse_prompt(p, i + 1) for i, p in enumerate(prompts)
         ]
         self.outputs, self.observer, self.stop = outputs, observer, stop
-        self.registry = ObjectRegistry()
+        limits = self.config.preview
+        self.registry = ObjectRegistry(limits.max_pending, limits.max_objects, limits.max_points)
         self.stats = RunStats()
         self.engine, self.engine_meta = engine, dict(engine_meta or {})
         self.hooks: list[Hook] = []

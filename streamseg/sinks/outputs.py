@@ -112,6 +112,7 @@ class FolderOutputs:
                 registry=session.registry,
                 status=session.stats.as_dict,
                 colour=object_colour,
+                limits=session.config.preview,
             )
             self.preview.start()
 
