@@ -31,34 +31,37 @@ class _Failure:
 
 
 class ArrivalPace:
-    """Whether a live source's frames come at their own pace or faster (a backlog).
+    """Whether a stream comes at its own pace (a camera, a live broadcast) or faster
+    (a recording piped in, a server sending as fast as it can).
 
-    A camera or a live stream makes the decode thread wait for each frame about a
-    frame interval; a recording piped in (``cat clip.ts | streamseg run -``) or a
-    server sending faster than real time has the next frame ready at once. Over the
-    last ``window`` seconds of media time: paced when the thread spent at least
-    ``share`` of that waiting for the source. Until half a second of media has
-    arrived, not paced: nothing is dropped from a stream before its pace is known.
+    Judged from arrival times against timestamps: reading a live stream means
+    waiting for each frame about its interval once the start-up backlog (the probe,
+    what piled up while the model loaded) is read; a recording never makes the reader
+    wait. ``live`` once ``streak`` frames in a row each waited ``share`` of their
+    interval; ``backlog`` (for good) once ``span`` seconds of media were read without
+    that. While judged, nothing is dropped.
     """
 
-    def __init__(self, window: float = 2.0, share: float = 0.5) -> None:
-        self.window, self.share = window, share
-        self._seen: collections.deque[tuple[float, float]] = collections.deque()
-        self._waited = 0.0
+    def __init__(self, share: float = 0.75, streak: int = 8, span: float = 4.0) -> None:
+        self.share, self.streak, self.span = share, streak, span
+        self.live = self.backlog = False
+        self._last: float | None = None
+        self._run = 0
+        self._read = 0.0
 
     def observe(self, media_time: float, waited: float) -> None:
-        """One item: its media time (s) and how long the thread waited for it (s)."""
-        self._seen.append((media_time, waited))
-        self._waited += waited
-        while len(self._seen) > 2 and media_time - self._seen[0][0] > self.window:
-            self._waited -= self._seen.popleft()[1]
-
-    @property
-    def paced(self) -> bool:
-        if len(self._seen) < 2:
-            return False
-        span = self._seen[-1][0] - self._seen[0][0]
-        return span >= 0.5 and self._waited - self._seen[0][1] >= self.share * span
+        """One item: its media time, and how long the reader waited for it (seconds)."""
+        if self.live or self.backlog:
+            return
+        if self._last is not None:
+            interval = media_time - self._last
+            self._run = self._run + 1 if interval > 0 and waited > self.share * interval else 0
+            self._read += max(0.0, interval)
+            if self._run >= self.streak:
+                self.live = True
+            elif self._read >= self.span:
+                self.backlog = True
+        self._last = media_time
 
 
 class Prefetch:
@@ -70,9 +73,11 @@ class Prefetch:
     dropped (``on_drop`` is called), so the consumer always gets recent items. When
     ``stop`` is set while the consumer waits, iteration raises Interrupted.
     ``close()`` stops the thread early (the source's own ``close`` is the caller's).
-    pace: with ``drop_stale``, an ArrivalPace: items are dropped only while they
-    come at their own pace (items with a ``time``, seconds of media); a backlog
-    arriving faster waits for the consumer instead, like a file.
+    pace: with ``drop_stale``, an ArrivalPace for items with a ``time`` (media
+    seconds), fed how long each took to read. While the pace is judged the thread reads
+    ahead (up to ``maxsize`` items) and drops nothing; once the stream is live it
+    keeps the newest ``keep`` items; once it shows itself a backlog it waits for the
+    consumer and drops nothing, like a file.
     """
 
     def __init__(
@@ -84,18 +89,24 @@ class Prefetch:
         on_drop: Callable[[], None] | None = None,
         stop: threading.Event | None = None,
         pace: ArrivalPace | None = None,
+        keep: int = 1,
     ) -> None:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize)
         self._stop = threading.Event()
         self._drop_stale, self._on_drop = drop_stale, on_drop
-        self._pace = pace
+        self._pace, self._keep = pace, keep
+        self._waited = 0.0
         self._interrupt = stop  # set by a signal handler: stop waiting, raise Interrupted
         self._thread = threading.Thread(target=self._run, args=(source,), name=name, daemon=True)
         self._thread.start()
 
     def _put(self, item: Any) -> bool:
         if self._drop_stale and not isinstance(item, _Failure) and item is not _END:
-            return self._put_newest(item)
+            if self._pace is None:
+                return self._put_newest(item)
+            self._pace.observe(float(item.time), self._waited)
+            if not self._pace.backlog:
+                return self._put_paced(item)
         while not self._stop.is_set():
             try:
                 self._queue.put(item, timeout=_POLL)
@@ -104,17 +115,41 @@ class Prefetch:
                 continue
         return False
 
+    def _put_paced(self, item: Any) -> bool:
+        """Queue ``item``: while the pace is judged, keeping everything (waiting when
+        the queue is full); once the stream is live, keeping only the newest ``keep``."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put_nowait(item)
+                break
+            except queue.Full:
+                if self._pace is not None and self._pace.live:
+                    self._drop_oldest()
+                else:
+                    time.sleep(0.005)
+        else:
+            return False
+        while self._pace is not None and self._pace.live and self._queue.qsize() > self._keep:
+            if not self._drop_oldest():
+                break
+        return True
+
+    def _drop_oldest(self) -> bool:
+        try:
+            self._queue.get_nowait()
+        except queue.Empty:
+            return False
+        if self._on_drop:
+            self._on_drop()
+        return True
+
     def _put_newest(self, item: Any) -> bool:
-        """Live mode: never wait; when the consumer is behind, the oldest item is dropped
-        (with a pace: only while items come at their own pace, else wait as for a file)."""
+        """Live mode: never wait; when the consumer is behind, the oldest item is dropped."""
         while not self._stop.is_set():
             try:
                 self._queue.put_nowait(item)
                 return True
             except queue.Full:
-                if self._pace is not None and not self._pace.paced:
-                    time.sleep(0.005)  # a backlog: wait for the consumer, keep every item
-                    continue
                 try:
                     self._queue.get_nowait()
                 except queue.Empty:
@@ -127,8 +162,7 @@ class Prefetch:
         try:
             asked = time.monotonic()
             for item in source:
-                if self._pace is not None:
-                    self._pace.observe(float(getattr(item, "time", 0.0)), time.monotonic() - asked)
+                self._waited = time.monotonic() - asked  # reading it (the pace's measure)
                 if not self._put(item):
                     return
                 asked = time.monotonic()

@@ -42,6 +42,7 @@ from streamseg.version import __version__
 log = logging.getLogger(__name__)
 
 Hook = Callable[[Frame, Any], None]
+PACE_LOOKAHEAD = 48  # frames a live stream is read ahead while its pace is judged
 ABORT_SECONDS = 0.6  # what closing the outputs may take when the run is stuck mid-frame
 
 
@@ -216,16 +217,23 @@ class Session:
         decoded = src.frames()
         if observer is not None:
             decoded = observed_frames(decoded, observer)
+        # --live / --no-live force it; by default a stream drops frames only while they
+        # come at its own pace (a file piped in faster than real time loses nothing),
+        # and is read ahead meanwhile to see that pace
+        judged = live and config.source.live is None
         frames = Prefetch(
             decoded,
-            config.source.live_queue if live else config.source.queue_size,
+            max(PACE_LOOKAHEAD, config.source.live_queue)
+            if judged
+            else config.source.live_queue
+            if live
+            else config.source.queue_size,
             name="decode",
             drop_stale=live,
             on_drop=self.stats.add_dropped,
             stop=stop,
-            # --live / --no-live force it; by default a stream drops only once it comes
-            # at its own pace (a file piped in faster than real time loses nothing)
-            pace=ArrivalPace() if live and config.source.live is None else None,
+            pace=ArrivalPace() if judged else None,
+            keep=config.source.live_queue,
         )
         # Files: the engine's batch (SAM on CUDA: 8 frames per encoder call), the next
         # batch encoding while this one is tracked. Live: one frame at a time and no

@@ -46,16 +46,25 @@ class ConnectionGuard:
     def __init__(self, max_connections: int, timeout: float) -> None:
         self.max_connections, self.timeout = max_connections, timeout
         self._deadlines: dict[socket.socket, float] = {}
+        self._evicted: set[socket.socket] = set()  # shut to make room; threads ending
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._reaper = threading.Thread(target=self._reap, name="preview-reaper", daemon=True)
         self._reaper.start()
 
     def admit(self, connection: socket.socket) -> bool:
-        """Take a new connection (deadline from now), or False when all slots are used."""
+        """Take a new connection (deadline from now). When every slot is taken, the
+        connection nearest its deadline (the longest idle, mostly) is closed to make
+        room, so idle sockets cannot lock a viewer out. False only while the evicted
+        ones' threads have not ended yet (at most ``max_connections`` of them)."""
         with self._lock:
-            if len(self._deadlines) >= self.max_connections:
+            if len(self._evicted) >= self.max_connections:
                 return False
+            if len(self._deadlines) >= self.max_connections:
+                oldest = min(self._deadlines, key=self._deadlines.__getitem__)
+                del self._deadlines[oldest]
+                self._evicted.add(oldest)
+                _shut(oldest)
             self._deadlines[connection] = time.monotonic() + self.timeout
             return True
 
@@ -68,11 +77,12 @@ class ConnectionGuard:
     def release(self, connection: socket.socket) -> None:
         with self._lock:
             self._deadlines.pop(connection, None)
+            self._evicted.discard(connection)
 
     @property
     def active(self) -> int:
         with self._lock:
-            return len(self._deadlines)
+            return len(self._deadlines) + len(self._evicted)
 
     def close(self) -> None:
         self._closed.set()

@@ -194,8 +194,8 @@ def network_drop(work: Path) -> None:
 
 @case
 def network_stall_signal(work: Path) -> None:
-    data = ts_bytes(work)  # a few frames, then silence: the read waits from the start
-    with serve_bytes(data[: len(data) // 6 // 188 * 188], mode="stall") as url:
+    data = ts_bytes(work)  # a second of frames (more than the probe), then silence
+    with serve_bytes(data[: len(data) // 2 // 188 * 188], mode="stall") as url:
         args = [*CLI, "run", url, *COMMON, "-q", "--prompt", "22,60", "--out", str(work / "o")]
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
         wait_for(lambda: frames_written(work / "o") >= 0, 60, "frames from the stream")

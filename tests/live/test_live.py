@@ -80,12 +80,14 @@ def test_paced_stream_keeps_up_with_low_latency(tmp_path):
     g, _ = run_piped(tmp_path, frames, 15, "-q")
     stats = g.attrs["stats"]
     assert g.attrs["frames_written"] + stats["dropped"] == 60
-    # Only the start may drop (FFmpeg probes 0.5 s of input before the first frame);
-    # once running, every frame of a paced stream is processed.
+    # Only the start may drop: what FFmpeg's probe and the start-up left waiting, and
+    # the frames the pace is judged on (sources.ArrivalPace); once the stream is known
+    # to be live and the run keeps up, every frame of a paced stream is processed.
     index = g["frame_index"][:].tolist()
-    steady = [i for i in index if 20 <= i < 55]
-    assert steady == list(range(20, 55))
-    assert stats["latency_p50"] < 0.25  # seconds from arrival to result
+    steady = [i for i in index if 45 <= i < 58]
+    assert steady == list(range(45, 58))
+    latency = g["latency"][:]
+    assert float(np.median(latency[-10:])) < 0.25  # seconds from arrival to result
 
 
 def encode_as(path, frames, fmt, codec, pix_fmt):
