@@ -223,9 +223,7 @@ def _entry(entry: Any, position: int, path: Path) -> Prompt:
         raise UsageError(f"{where}: {error}") from error
 
 
-def validate(
-    prompts: list[Prompt], width: int, height: int, frames: int | None = None
-) -> None:
+def validate(prompts: list[Prompt], width: int, height: int, frames: int | None = None) -> None:
     """Raise UsageError for any prompt outside a width x height frame, before work starts;
     warn about prompts at frames past the end of a source of ``frames`` frames."""
     for p in prompts:

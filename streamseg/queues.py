@@ -9,7 +9,6 @@ stops the whole pipeline with its own error instead of hanging it.
 
 from __future__ import annotations
 
-import collections
 import logging
 import queue
 import threading

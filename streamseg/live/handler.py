@@ -82,8 +82,9 @@ class PreviewHandler(BaseHTTPRequestHandler):
         return self.server.app  # type: ignore[attr-defined]
 
     def setup(self) -> None:
-        self.timeout = self.app.limits.timeout  # socket reads; the guard bounds the whole
         super().setup()
+        # socket reads time out with the limit too; the guard bounds a request as a whole
+        self.connection.settimeout(self.app.limits.timeout)
 
     def handle_one_request(self) -> None:
         # each request (or idle wait for the next) gets ``timeout`` seconds in all

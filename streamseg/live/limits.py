@@ -11,6 +11,7 @@ of a connection past its deadline, which ends its thread.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -97,7 +98,5 @@ class ConnectionGuard:
 
 
 def _shut(connection: Any) -> None:
-    try:
+    with contextlib.suppress(OSError):
         connection.shutdown(socket.SHUT_RDWR)  # the thread reading it sees the end at once
-    except OSError:
-        pass

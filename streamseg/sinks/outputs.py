@@ -25,6 +25,7 @@ from streamseg.sinks.output_config import OutputConfig
 log = logging.getLogger(__name__)
 
 OUTPUTS = ("masks.zarr", "overlay.mp4", "rendered.mp4")
+ZARR_QUEUE = 4  # results waiting for the store at most
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".ts", ".nut"}
 
 
@@ -157,7 +158,9 @@ class FolderOutputs:
             from streamseg.observe import ObservedSink
 
             zarr = ObservedSink(zarr, self.observer)
-        sinks = [ThreadedSink(zarr, o.queue_size, name="zarr", stop=stop)]
+        # a short queue: what waits there is lost to a SIGKILL (the writes are quick)
+        store = ThreadedSink(zarr, min(o.queue_size, ZARR_QUEUE), name="zarr", stop=stop)
+        sinks = [store]
         audio = info.uri if o.audio and info.has_audio and info.kind == "file" else None
 
         def video(path: Path | str, renderer: Any, name: str) -> ThreadedSink:

@@ -27,7 +27,7 @@ class PreviewConfig:
     is closed too).
     """
 
-    max_objects: int = 32
+    max_objects: int = 8
     max_points: int = 64
     max_pending: int = 64
     rate: float = 10.0

@@ -120,6 +120,18 @@ def kill_9_mid_run(work: Path) -> None:
         raise Bad("lost", f"overlay.mp4 plays {shown} frames of {n}")
 
 
+def handling_signals(proc: subprocess.Popen) -> None:
+    """Wait until the command catches SIGTERM and SIGHUP (before that, as for any
+    program starting up, a signal ends it the default way)."""
+
+    def caught() -> bool:
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        mask = int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("SigCgt")), 16)
+        return bool(mask & (1 << (SIGTERM - 1))) and bool(mask & (1 << (SIGHUP - 1)))
+
+    wait_for(caught, 60, "signal handlers")
+
+
 def quiet_source_interrupted(work: Path, source: str, stdin: object = None) -> None:
     proc = subprocess.Popen(
         [*CLI, "run", source, *COMMON, "-q", "--prompt", "5,5", "--out", str(work / "o")],
@@ -128,7 +140,8 @@ def quiet_source_interrupted(work: Path, source: str, stdin: object = None) -> N
         stderr=subprocess.PIPE,
         env=ENV,
     )
-    time.sleep(3)  # started, and waiting on the source
+    handling_signals(proc)
+    time.sleep(1)  # and waiting on the source
     r = signal_and_wait(proc, [SIGTERM])
     no_traceback(r)
     if r.returncode != 130 or "interrupted" not in r.stderr:

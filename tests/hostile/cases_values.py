@@ -136,7 +136,7 @@ def prompts_nested_deep(work: Path) -> None:
 @case
 def prompts_yaml_alias_bomb(work: Path) -> None:
     lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    for i, (name, prev) in enumerate(zip("bcdefghij", "abcdefghi")):
+    for name, prev in zip("bcdefghij", "abcdefghi"):
         lines.append(f"{name}: &{name} [{', '.join(['*' + prev] * 9)}]")
     lines.append("prompts: [{object: 1, points: [[5, 5]], name: *j}]")
     prompts_refused(work, "\n".join(lines), ".yaml", hint="alias")
@@ -159,8 +159,11 @@ def prompts_huge_file(work: Path) -> None:
 
 @case
 def prompt_far_frame(work: Path) -> None:
-    path = prompts_file(work, json.dumps([{"object": 1, "points": [[50, 60]]},
-                                          {"object": 2, "frame": 100_000_000, "points": [[5, 5]]}]))  # fmt: skip
+    entries = [
+        {"object": 1, "points": [[50, 60]]},
+        {"object": 2, "frame": 100_000_000, "points": [[5, 5]]},
+    ]
+    path = prompts_file(work, json.dumps(entries))
     r = cli(*run_args(work, "--prompts", path), timeout=60)
     clean_exit(r)
     if "100000000" not in r.stderr:
@@ -204,8 +207,11 @@ def overwrite_symlinked_store(work: Path) -> None:
 def corrupt_store(work: Path) -> Path:
     r = cli(*run_args(work, "--prompt", "22,60", "--set", "output.overlay=false"), timeout=60)
     clean_exit(r)
-    chunk = next(p for p in (work / "o" / "masks.zarr" / "masks").rglob("*") if p.is_file()
-                 and p.name != "zarr.json")  # fmt: skip  (the disc's masks: not all fill)
+    chunk = next(
+        p
+        for p in (work / "o" / "masks.zarr" / "masks").rglob("*")
+        if p.is_file() and p.name != "zarr.json"
+    )  # fmt: skip  (the disc's masks: not all fill)
     chunk.write_bytes(b"\x00garbage" * 7)
     return work / "o"
 

@@ -95,7 +95,8 @@ def cli(
     except subprocess.TimeoutExpired:
         proc.kill()
         _, err = proc.communicate()
-        raise Bad("hang", f"no exit after {timeout:g} s: {err.decode(errors='replace')[-200:]}")
+        tail = err.decode(errors="replace")[-200:]
+        raise Bad("hang", f"no exit after {timeout:g} s: {tail}") from None
     return Result(proc.returncode, err.decode(errors="replace"), time.monotonic() - started)
 
 
@@ -234,7 +235,8 @@ def signal_and_wait(
     except subprocess.TimeoutExpired:
         proc.kill()
         _, err = proc.communicate()
-        raise Bad("hang", f"no exit within {limit:g} s of {signals}: {err.decode()[-200:]}")
+        tail = err.decode(errors="replace")[-200:]
+        raise Bad("hang", f"no exit within {limit:g} s of {signals}: {tail}") from None
     seconds = time.monotonic() - sent
     return Result(proc.returncode, err.decode(errors="replace"), seconds)
 

@@ -18,12 +18,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import CASES  # noqa: E402
-from pool import run_cases  # noqa: E402
-
 import cases_preview  # noqa: E402, F401 - registers its cases
 import cases_runs  # noqa: E402, F401
 import cases_values  # noqa: E402, F401
+from harness import CASES  # noqa: E402
+from pool import run_cases  # noqa: E402
+
+
+def say(line: str) -> None:
+    sys.stdout.write(line + "\n")
 
 
 def main(argv: list[str]) -> int:
@@ -33,9 +36,9 @@ def main(argv: list[str]) -> int:
         verdicts = run_cases(names, Path(root))
     for name in names:
         v = verdicts[name]
-        print(f"{name:32s} {v.kind:9s} {v.seconds:5.1f}s {v.detail[:150]}")
+        say(f"{name:32s} {v.kind:9s} {v.seconds:5.1f}s {v.detail[:150]}")
     counts = Counter(v.kind for v in verdicts.values())
-    print(
+    say(
         f"\ncases {len(names)} | clean {counts['ok']} | tracebacks {counts['traceback']} | "
         f"hangs {counts['hang']} | frames lost {counts['lost']} | other {counts['wrong']} "
         f"| {time.monotonic() - started:.0f} s"

@@ -18,12 +18,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("HOSTILE_SIGNAL_LIMIT", "6")  # 2 s is the goal; CI machines are loaded
 
-from harness import CASES, Verdict  # noqa: E402
-from pool import run_cases  # noqa: E402
-
 import cases_preview  # noqa: E402, F401 - registers its cases
 import cases_runs  # noqa: E402, F401
 import cases_values  # noqa: E402, F401
+from harness import CASES, Verdict  # noqa: E402
+from pool import run_cases  # noqa: E402
 
 
 @pytest.fixture(scope="session")
