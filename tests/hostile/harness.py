@@ -231,13 +231,16 @@ def signal_and_wait(
         if proc.poll() is None:
             proc.send_signal(sig)
     try:
-        _, err = proc.communicate(timeout=limit + gap * len(signals))
+        _, err = proc.communicate(timeout=max(30.0, 5 * limit) + gap * len(signals))
     except subprocess.TimeoutExpired:
         proc.kill()
         _, err = proc.communicate()
         tail = err.decode(errors="replace")[-200:]
-        raise Bad("hang", f"no exit within {limit:g} s of {signals}: {tail}") from None
+        raise Bad("hang", f"no exit within 30 s of {signals}: {tail}") from None
     seconds = time.monotonic() - sent
+    if seconds > limit + gap * len(signals):
+        tail = err.decode(errors="replace")[-150:]
+        raise Bad("hang", f"exit {seconds:.1f} s after {signals} (limit {limit:g} s): {tail}")
     return Result(proc.returncode, err.decode(errors="replace"), seconds)
 
 
