@@ -187,7 +187,7 @@ class ObjectRegistry:
                 break
             if kind == "prompt":
                 value.frame = max(value.frame, frame_index)
-                earlier = merged.pop(value.object_id, None)
+                earlier = merged.get(value.object_id)
                 merged[value.object_id] = value if earlier is None else _joined(earlier, value)
             else:
                 merged.pop(value, None)

@@ -29,7 +29,7 @@ def test_run_info_export(tmp_path, clip):
     assert g.attrs["source"]["width"] == 160 and g.attrs["source"]["fps"] == 24
     assert g.attrs["objects"][0]["prompts"][0]["points"] == [[22.0, 60.0]]
     with av.open(str(out / "overlay.mp4")) as c:
-        assert c.streams.video[0].frames == 24
+        assert sum(1 for _ in c.decode(video=0)) == 24  # fragmented: no count in a header
         assert [s.type for s in c.streams] == ["video", "audio"]
     r = streamseg("info", out)
     assert r.returncode == 0 and "24 written, complete: true" in r.stdout
