@@ -234,11 +234,11 @@ class PyAVSource(SourceBase):
                 self.broke_off,
                 count,
             )
-        elif errors:
+        elif errors and not (not sought and _short(count, self.announced)):
             log.warning(
                 "%s: %d packets could not be decoded; %d frames were", self.info.uri, errors, count
             )
-        elif not sought and _short(count, self.announced):
+        elif not sought and _short(count, self.announced):  # a cut file: its last packet fails
             log.warning(
                 "%s: the video ended after %d of the %d frames its header announces; the file "
                 "looks truncated (all that could be read was processed)",
