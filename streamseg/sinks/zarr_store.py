@@ -40,6 +40,7 @@ TIMING = {"frame_index": "int64", "pts": "int64", "time": "float64", "latency": 
 TIMING_CHUNK = 4096
 SUMMARY_PROMPTS = 4  # prompts per object kept in the attributes (the rest: prompts.json)
 SUMMARY_POINTS = 16  # points per prompt kept there
+SUMMARY_OBJECTS = 64  # beyond this many objects, the attributes keep counts only
 
 
 class ZarrSink:
@@ -189,7 +190,8 @@ class ZarrSink:
     def _set_attrs(self, complete: bool, frames: int | None = None) -> None:
         known = self.objects()
         self._write_history(known)
-        objects = [_summary(known.get(i, {"id": i})) for i in self.object_ids]
+        detail = len(self.object_ids) <= SUMMARY_OBJECTS  # else counts only: attrs stay small
+        objects = [_summary(known.get(i, {"id": i}), detail) for i in self.object_ids]
         stats = {"stats": self.stats()} if self.stats else {}
         self.group.attrs.put(
             {
@@ -217,12 +219,13 @@ class ZarrSink:
         self._set_attrs(complete=complete)
 
 
-def _summary(described: dict[str, Any]) -> dict[str, Any]:
-    """An object for the attributes: id, name, how many prompts at which frames, the first few."""
+def _summary(described: dict[str, Any], detail: bool = True) -> dict[str, Any]:
+    """An object for the attributes: id, name, how many prompts at which frames, and
+    (with ``detail``) the first few."""
     prompts = described.get("prompts", [])
     frames = [p["frame"] for p in prompts if "frame" in p]
     shown = []
-    for prompt in prompts[:SUMMARY_PROMPTS]:
+    for prompt in prompts[:SUMMARY_PROMPTS] if detail else []:
         points = prompt.get("points")
         if isinstance(points, list) and len(points) > SUMMARY_POINTS:
             prompt = {

@@ -265,7 +265,7 @@ def file_size_limit(limit: int) -> Callable[[], None]:
 @case
 def disk_full_overlay(work: Path) -> None:
     args = ["run", long_clip(work), *COMMON, "-q", "--prompt", "40,120", "--out", work / "o"]
-    r = cli(*args, preexec=file_size_limit(150_000), timeout=90)
+    r = cli(*args, preexec=file_size_limit(60_000), timeout=90)
     error_line(r, 4, "video")
     g = store(work / "o")
     if g.attrs["complete"] is not False:
