@@ -22,6 +22,7 @@ from streamseg.errors import EngineError, SourceNotFoundError, UsageError
 from streamseg.gaze.config import GazeConfig
 from streamseg.render.inpaint_config import InpaintConfig
 from streamseg.sinks.output_config import OutputConfig
+from streamseg.sinks.preview_config import PreviewConfig
 from streamseg.sources.base import SourceConfig
 from streamseg.track.tracker_config import TrackerConfig
 
@@ -67,6 +68,7 @@ class Config:
     gaze: GazeConfig = field(default_factory=GazeConfig)
     inpaint: InpaintConfig = field(default_factory=InpaintConfig)
     sam: SamConfig = field(default_factory=SamConfig)
+    preview: PreviewConfig = field(default_factory=PreviewConfig)
 
     def validate(self) -> None:
         """Check every section (UsageError): each checks itself when built, and again
@@ -79,13 +81,19 @@ def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] 
     """Defaults, then the YAML file at ``path``, then ``section.key=value`` overrides."""
     import yaml
 
+    from streamseg.safe_yaml import load_plain_yaml
+
     config = Config()
     if path is not None:
         path = Path(path)
         if not path.exists():
             raise SourceNotFoundError(f"no such config file: {path}; see configs/ for examples")
         try:
-            data = yaml.safe_load(path.read_text()) or {}
+            data = load_plain_yaml(path.read_bytes().decode("utf-8"), str(path)) or {}
+        except UnicodeDecodeError:
+            raise UsageError(f"{path} is not a text file; give a YAML config") from None
+        except RecursionError:
+            raise UsageError(f"{path} is nested too deeply for a config") from None
         except yaml.YAMLError as error:
             raise UsageError(f"cannot parse {path}: {str(error).splitlines()[0]}") from error
         if not isinstance(data, dict):
@@ -98,7 +106,15 @@ def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] 
                 f"malformed --set {item!r}: expected section.key=value, "
                 "e.g. --set classic.flow_scale=0.5"
             )
-        set_value(config, key.strip(), yaml.safe_load(text) if text.strip() else None)
+        try:
+            value = load_plain_yaml(text, "--set") if text.strip() else None
+        except yaml.YAMLError as error:
+            problem = str(error).splitlines()[0]
+            raise UsageError(
+                f"malformed --set {item!r} ({problem}); quote a string value, or close "
+                "the list, e.g. --set source.options={}"
+            ) from None
+        set_value(config, key.strip(), value)
     return config
 
 

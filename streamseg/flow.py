@@ -27,6 +27,9 @@ PRESETS = {
 }
 
 
+MIN_FLOW_SIDE = 32
+
+
 @functools.lru_cache(maxsize=4)
 def pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     """x and y coordinates, each (h, w) float32 (cached: the frame size rarely changes)."""
@@ -39,10 +42,13 @@ def pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
 def small_gray(image: np.ndarray, scale: float) -> np.ndarray:
     """(h, w) uint8 grey image at ``scale`` of a (H, W, 3) uint8 RGB frame."""
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    if scale == 1.0:
-        return gray
     h, w = gray.shape
-    size = (max(8, round(w * scale)), max(8, round(h * scale)))
+    # OpenCV's DIS flow fails (or crashes) below MIN_FLOW_SIDE pixels a side: a very
+    # wide or very small frame is stretched to that on its short side (the flow is
+    # scaled back per axis, so the stretch costs nothing but a little accuracy)
+    size = (max(MIN_FLOW_SIDE, round(w * scale)), max(MIN_FLOW_SIDE, round(h * scale)))
+    if size == (w, h):
+        return gray
     return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
 
 

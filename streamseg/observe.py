@@ -72,6 +72,12 @@ class ObservedSink(SinkBase):
         with self.observer.stage(self.name):
             self.sink.write(item)
 
+    def tick(self) -> None:
+        tick = getattr(self.sink, "tick", None)
+        if tick is not None:
+            with self.observer.stage(self.name):
+                tick()
+
     def close(self, complete: bool) -> None:
         with self.observer.stage(self.name):
             self.sink.close(complete)

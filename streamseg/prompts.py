@@ -16,6 +16,8 @@ An entry at a later frame re-prompts that object there, or adds a new one from t
 from __future__ import annotations
 
 import json
+import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,13 @@ import numpy as np
 from streamseg.errors import SourceNotFoundError, UsageError
 from streamseg.types import Prompt
 
+log = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 16_000_000  # a prompts file; masks go in PNG files beside it
+MAX_ENTRIES = 100_000
+MAX_DEPTH = 6  # {"prompts": [{"points": [[x, y]]}]} is 5 deep
+MAX_OBJECT_ID = 2**31 - 1  # ids end up in int32/int64 arrays and JSON
+MAX_FRAME = 2**40
 PROMPT_HELP = (
     "expected points 'X,Y' separated by spaces (a leading '-' marks a negative "
     "point) and optionally a box 'X0,Y0,X1,Y1', e.g. --prompt \"100,80 -300,40\""
@@ -36,7 +45,12 @@ def parse_prompt(text: str, object_id: int) -> Prompt:
     for token in text.replace(";", " ").split():
         negative = token.startswith("-")
         try:
-            values = [float(v) for v in token.lstrip("-+").split(",")]
+            body = token[1:] if token[:1] in "-+" else token
+            if body[:1] in "-+":  # '+-100,100': one sign at most, before the point
+                raise ValueError
+            values = [float(v) for v in body.split(",")]
+            if not all(math.isfinite(v) for v in values):
+                raise ValueError
         except ValueError:
             raise UsageError(
                 f"malformed --prompt {text!r}: {token!r} is not numbers; {PROMPT_HELP}"
@@ -83,11 +97,15 @@ def read_mask_png(path: str | Path) -> np.ndarray:
         raise SourceNotFoundError(f"no such mask file: {path}; check the path")
     try:
         opened = Image.open(path)
-        # e.g. mode LA in DAVIS: keep the grey values
-        image = opened if opened.mode in ("P", "L", "1") else opened.convert("L")
-        labels = np.array(image, np.uint8)
-    except OSError as error:
+        if opened.mode.startswith("I"):  # 16/32-bit labels: ids above 255 stay apart
+            labels = np.array(opened).astype(np.int64)
+        else:  # e.g. mode LA in DAVIS: keep the grey values
+            image = opened if opened.mode in ("P", "L", "1") else opened.convert("L")
+            labels = np.array(image, np.uint8)
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
         raise UsageError(f"cannot read the mask {path} ({error}); give a PNG") from error
+    if labels.min() < 0 or labels.max() > MAX_OBJECT_ID:
+        raise UsageError(f"the mask {path} holds values outside 0..{MAX_OBJECT_ID}")
     if set(np.unique(labels)) <= {0, 255}:
         labels = (labels > 0).astype(np.uint8)
     return labels
@@ -103,26 +121,60 @@ def masks_from_png(path: str | Path, frame: int = 0) -> list[Prompt]:
 
 
 def load_prompts_file(path: str | Path) -> list[Prompt]:
-    """Prompts from a JSON or YAML file (see the module docstring)."""
+    """Prompts from a JSON or YAML file (see the module docstring).
+
+    Bounded, whatever the file holds: at most MAX_FILE_BYTES, MAX_ENTRIES entries,
+    nesting MAX_DEPTH deep, and YAML without aliases (an alias bomb expands a few
+    lines into gigabytes) or tags beyond plain data.
+    """
     import yaml
+
+    from streamseg.safe_yaml import load_plain_yaml
 
     path = Path(path)
     if not path.exists():
         raise SourceNotFoundError(f"no such prompts file: {path}; check the path")
-    try:
-        data = (
-            yaml.safe_load(path.read_text())
-            if path.suffix in (".yaml", ".yml")
-            else json.loads(path.read_text())
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise UsageError(
+            f"the prompts file {path} is {size / 1e6:.0f} MB; at most "
+            f"{MAX_FILE_BYTES / 1e6:.0f} MB are read (give masks as PNG files, not inline)"
         )
+    try:
+        text = path.read_bytes().decode("utf-8")
+        yaml_file = path.suffix.lower() in (".yaml", ".yml")
+        data = load_plain_yaml(text, str(path)) if yaml_file else json.loads(text)
+    except RecursionError:
+        raise UsageError(f"{path} is nested too deeply; a prompts file is a flat list") from None
     except (ValueError, yaml.YAMLError) as error:
         raise UsageError(
-            f"cannot parse {path} ({str(error).splitlines()[0]}); fix the JSON/YAML syntax"
+            f"cannot parse {path} ({str(error).splitlines()[0][:200]}); fix the JSON/YAML syntax"
         ) from error
+    if _depth(data) > MAX_DEPTH:
+        raise UsageError(f"{path} is nested too deeply; a prompts file is a flat list")
     entries = data.get("prompts") if isinstance(data, dict) else data
     if not isinstance(entries, list):
         raise UsageError(f"{path}: expected a list of prompts (or {{'prompts': [...]}})")
+    if len(entries) > MAX_ENTRIES:
+        raise UsageError(f"{path} holds {len(entries)} prompts; at most {MAX_ENTRIES}")
     return [_entry(e, i, path) for i, e in enumerate(entries)]
+
+
+def _depth(data: Any, limit: int = MAX_DEPTH + 1) -> int:
+    """How deep lists and dicts nest in ``data``, counted up to ``limit`` (no recursion)."""
+    deepest, level = 0, [data]
+    while level and deepest < limit:
+        deepest += 1
+        nxt: list[Any] = []
+        for item in level:
+            if isinstance(item, dict):
+                nxt.extend(item.values())
+            elif isinstance(item, list):
+                nxt.extend(item)
+        level = [x for x in nxt if isinstance(x, list | dict)]
+        if not level:
+            break
+    return deepest
 
 
 def _entry(entry: Any, position: int, path: Path) -> Prompt:
@@ -135,8 +187,17 @@ def _entry(entry: Any, position: int, path: Path) -> Prompt:
             f"{where}: unknown keys {sorted(unknown)}; use object, frame, name, "
             "points, negative, box, mask"
         )
+    object_id, frame = entry.get("object", 1), entry.get("frame", 0)
+    for what, value, high in (("object", object_id, MAX_OBJECT_ID), ("frame", frame, MAX_FRAME)):
+        low = 1 if what == "object" else 0
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise UsageError(f"{where}: {what} {value!r} must be a whole number in {low}..{high}")
+    name = entry.get("name")
+    if name is not None and not (isinstance(name, str) and len(name) <= 200):
+        raise UsageError(f"{where}: name must be a string of at most 200 characters")
+    if "mask" in entry and not isinstance(entry["mask"], str):
+        raise UsageError(f"{where}: mask {entry['mask']!r} must be a PNG file name")
     try:
-        object_id, frame = int(entry.get("object", 1)), int(entry.get("frame", 0))
         pos = np.array(entry.get("points", []), np.float32).reshape(-1, 2)
         neg = np.array(entry.get("negative", []), np.float32).reshape(-1, 2)
         box = np.array(entry["box"], np.float32).reshape(4) if "box" in entry else None
@@ -156,18 +217,27 @@ def _entry(entry: Any, position: int, path: Path) -> Prompt:
             np.array([1] * len(pos) + [0] * len(neg)),
             box=box,
             mask=mask,
-            name=entry.get("name"),
+            name=name,
         )
     except ValueError as error:
         raise UsageError(f"{where}: {error}") from error
 
 
-def validate(prompts: list[Prompt], width: int, height: int) -> None:
-    """Raise UsageError for any prompt outside a width x height frame, before work starts."""
+def validate(prompts: list[Prompt], width: int, height: int, frames: int | None = None) -> None:
+    """Raise UsageError for any prompt outside a width x height frame, before work starts;
+    warn about prompts at frames past the end of a source of ``frames`` frames."""
     for p in prompts:
         what = f"the prompt for object {p.object_id} (frame {p.frame})"
         if p.frame < 0:
             raise UsageError(f"{what}: frame must be >= 0")
+        if frames is not None and p.frame >= frames:
+            log.warning(
+                "%s: the source has about %d frames, so frame %d never comes; "
+                "this prompt will not be used",
+                what,
+                frames,
+                p.frame,
+            )
         for x, y in p.points:
             if not (0 <= x < width and 0 <= y < height):
                 raise UsageError(

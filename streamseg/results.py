@@ -33,6 +33,17 @@ def open_masks(out: str | Path, storage_options: dict[str, Any] | None = None) -
         raise OutputError(f"{loc} is not a readable Zarr store ({error})") from error
 
 
+def read_chunks(array: Any, where: Any, out: str | Path) -> np.ndarray:
+    """``array[where]``; a damaged chunk is one OutputError line, not a codec traceback."""
+    try:
+        return np.asarray(array[where])
+    except Exception as error:  # noqa: BLE001 - zarr and its codecs raise many types
+        raise OutputError(
+            f"a chunk of {array.name.strip('/')} in {out} cannot be read "
+            f"({type(error).__name__}: {str(error)[:120]}); the store is damaged"
+        ) from error
+
+
 def summary(
     out: str | Path, chunk: int = 64, storage_options: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -56,11 +67,11 @@ def summary(
     if t == 0 or "masks" not in group:
         info["objects"] = [{**o, "coverage": 0.0, "area": 0.0} for o in objects]
         return info
-    masks, present = group["masks"], group["present"][:t]
+    masks, present = group["masks"], read_chunks(group["present"], slice(0, t), out)
     h, w = masks.shape[2:]
     area = np.zeros(masks.shape[1])
     for t0 in range(0, t, chunk):  # chunk by chunk: memory stays flat for long videos
-        area += masks[t0 : min(t, t0 + chunk)].sum(axis=(0, 2, 3))
+        area += read_chunks(masks, slice(t0, min(t, t0 + chunk)), out).sum(axis=(0, 2, 3))
     frames_present = present.sum(axis=0)
     for k, obj in enumerate(objects):
         seen = int(frames_present[k])

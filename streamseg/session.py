@@ -34,7 +34,7 @@ from streamseg.objects import ObjectRegistry
 from streamseg.observe import ObservedEngine, Observer, observed_frames
 from streamseg.playback import Playback
 from streamseg.prompts import parse_prompt, validate
-from streamseg.queues import Prefetch
+from streamseg.queues import ArrivalPace, Prefetch
 from streamseg.sources import Source, open_source
 from streamseg.stats import RunStats
 from streamseg.types import Frame, FrameResult, Prompt
@@ -43,6 +43,8 @@ from streamseg.version import __version__
 log = logging.getLogger(__name__)
 
 Hook = Callable[[Frame, Any], None]
+PACE_LOOKAHEAD = 48  # frames a live stream is read ahead while its pace is judged
+ABORT_SECONDS = 0.6  # what closing the outputs may take when the run is stuck mid-frame
 
 
 class StopFlag(threading.Event):
@@ -53,6 +55,10 @@ class StopFlag(threading.Event):
     """
 
     armed = False
+
+    def abort(self) -> None:
+        """Close the run's outputs now (complete false), from the signal handler's thread
+        when the run does not reach the end of its frame in time; set by the Session."""
 
 
 class Session:
@@ -90,7 +96,8 @@ class Session:
             p if isinstance(p, Prompt) else parse_prompt(p, i + 1) for i, p in enumerate(prompts)
         ]
         self.outputs, self.observer, self.stop = outputs, observer, stop
-        self.registry = ObjectRegistry()
+        limits = self.config.preview
+        self.registry = ObjectRegistry(limits.max_pending, limits.max_objects, limits.max_points)
         self.stats = RunStats()
         self.playback = Playback()  # paused from the preview page (files only)
         self.engine, self.engine_meta = engine, dict(engine_meta or {})
@@ -98,6 +105,7 @@ class Session:
         self.frames, self.complete = 0, False
         self.created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self._stack = contextlib.ExitStack()
+        self._sinks: list[Any] = []
         self._results: Generator[FrameResult, None, None] | None = None
         self._decoder_stuck = False  # a decode thread still inside the source
 
@@ -122,7 +130,7 @@ class Session:
         # Everything that can refuse the run comes before the outputs clear old results.
         if outputs is not None:
             outputs.check()
-        validate(self.prompts, info.width, info.height)
+        validate(self.prompts, info.width, info.height, info.frames)
         if config.gaze.path or config.gaze.mode != "off":
             from streamseg.gaze.prompts import gaze_hook
 
@@ -175,10 +183,13 @@ class Session:
 
     def _run(self) -> Generator[FrameResult, None, None]:
         sinks: list[Any] = []
+        self._sinks = sinks
+        if self.stop is not None and self.outputs is not None:
+            self.stop.abort = self._abort  # type: ignore[method-assign]
         try:
             for result in self._flow():
                 if not sinks and self.outputs is not None:  # once the first frame is known
-                    sinks = self.outputs.open(self)
+                    sinks.extend(self.outputs.open(self))
                 for sink in sinks:
                     sink.write(result)
                 self.frames += 1
@@ -189,6 +200,12 @@ class Session:
                 self.engine_meta["batch_size"] = self.engine.batch_size  # the store says so
             if self.outputs is not None:
                 self.outputs.close(sinks, self.complete)
+
+    def _abort(self) -> None:
+        """Close the outputs (complete false) from another thread: the run's thread is
+        stuck inside a frame or a read and will not get to it in time."""
+        if self.outputs is not None:
+            self.outputs.close(self._sinks, False, time.monotonic() + ABORT_SECONDS)
 
     def _flow(self) -> Iterator[FrameResult]:
         """Decode ahead in a thread; embed in batches; track frame by frame.
@@ -202,13 +219,23 @@ class Session:
         decoded = src.frames()
         if observer is not None:
             decoded = observed_frames(decoded, observer)
+        # --live / --no-live force it; by default a stream drops frames only while they
+        # come at its own pace (a file piped in faster than real time loses nothing),
+        # and is read ahead meanwhile to see that pace
+        judged = live and config.source.live is None
         frames = Prefetch(
             decoded,
-            config.source.live_queue if live else config.source.queue_size,
+            max(PACE_LOOKAHEAD, config.source.live_queue)
+            if judged
+            else config.source.live_queue
+            if live
+            else config.source.queue_size,
             name="decode",
             drop_stale=live,
             on_drop=self.stats.add_dropped,
             stop=stop,
+            pace=ArrivalPace() if judged else None,
+            keep=config.source.live_queue,
         )
         # Files: the engine's batch (SAM on CUDA: 8 frames per encoder call), the next
         # batch encoding while this one is tracked. Live: one frame at a time and no
@@ -240,6 +267,8 @@ class Session:
                 yield result
                 if stop is not None and stop.is_set():
                     raise Interrupted
+            if stop is not None and stop.is_set():
+                raise Interrupted  # the source ended because of the signal: not complete
         finally:
             self.registry.close()
             # The source closes only once its decode thread has stopped: closing a

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from streamseg.errors import OutputError
-from streamseg.results import open_masks
+from streamseg.results import open_masks, read_chunks
 
 
 def export_png(
@@ -35,10 +35,10 @@ def export_png(
     dest.mkdir(parents=True, exist_ok=True)
     if t == 0:
         return 0
-    masks, frame_index = group["masks"], group["frame_index"][:t]
+    masks, frame_index = group["masks"], read_chunks(group["frame_index"], slice(0, t), out)
     palette = PALETTE.reshape(-1).tolist()
     for t0 in range(0, t, chunk):
-        block = masks[t0 : min(t, t0 + chunk)]
+        block = read_chunks(masks, slice(t0, min(t, t0 + chunk)), out)
         for i, frame_masks in enumerate(block):
             labels = np.zeros(frame_masks.shape[1:], np.uint8)
             for k, object_id in enumerate(ids[: len(frame_masks)]):

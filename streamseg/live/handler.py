@@ -36,6 +36,7 @@ ASSET_ROUTES = {
 }
 GET_ROUTES = {*ASSET_ROUTES, "/frame.jpg", "/api/status", "/api/objects", "/favicon.ico"}
 OBJECT_PATH = re.compile(r"/api/objects/(\d{1,10})")
+QUERY_PARAMETERS = {"/frame.jpg": {"after"}}  # every other path takes none
 # Served with every response: no caching, no sniffing, no framing by other sites,
 # nothing loaded from anywhere but this server, no embedding of frames elsewhere.
 SECURITY_HEADERS = {
@@ -80,6 +81,16 @@ class PreviewHandler(BaseHTTPRequestHandler):
     def app(self) -> PreviewServer:
         return self.server.app  # type: ignore[attr-defined]
 
+    def setup(self) -> None:
+        super().setup()
+        # socket reads time out with the limit too; the guard bounds a request as a whole
+        self.connection.settimeout(self.app.limits.timeout)
+
+    def handle_one_request(self) -> None:
+        # each request (or idle wait for the next) gets ``timeout`` seconds in all
+        self.app.guard.renew(self.connection)
+        super().handle_one_request()
+
     def version_string(self) -> str:
         return self.server_version  # not the Python version: no need to advertise it
 
@@ -111,7 +122,9 @@ class PreviewHandler(BaseHTTPRequestHandler):
     def _dispatch(self, route: Any) -> None:
         try:
             self._check_origin()
-            route(urlsplit(self.path).path)
+            path = urlsplit(self.path).path
+            self._check_query(path)
+            route(path)
         except HttpError as error:
             self._send_error(error.status, str(error), error.allow)
         except UsageError as error:  # a schema check failed
@@ -147,8 +160,10 @@ class PreviewHandler(BaseHTTPRequestHandler):
 
     def _post(self, path: str) -> None:
         if path == "/api/prompts":
+            self._check_rate()
             self._send_json(self.app.api_prompt(parse_json(self._read_body())))
         elif path == "/api/playback":
+            self._check_rate()
             self._send_json(self.app.api_playback(parse_json(self._read_body())))
         else:
             self._raise_not_allowed(path)
@@ -158,11 +173,38 @@ class PreviewHandler(BaseHTTPRequestHandler):
         if match is None:
             self._raise_not_allowed(path)
             return
+        self._check_rate()
         self._send_json(self.app.api_remove(int(match.group(1))))
 
     # -- checks ----------------------------------------------------------------
 
+    def _check_query(self, path: str) -> dict[str, list[str]]:
+        """The query's parameters; 400 for any this path does not take, or a repeat."""
+        try:
+            query = parse_qs(urlsplit(self.path).query, keep_blank_values=True, max_num_fields=8)
+        except ValueError:
+            raise HttpError(HTTPStatus.BAD_REQUEST, "too many query parameters") from None
+        allowed = QUERY_PARAMETERS.get(path, set())
+        unknown = sorted(set(query) - allowed)
+        if unknown:
+            shown = ", ".join(repr(k[:20]) for k in unknown[:3])
+            takes = f"it takes {', '.join(sorted(allowed))}" if allowed else "it takes none"
+            raise HttpError(HTTPStatus.BAD_REQUEST, f"unknown query parameter {shown}; {takes}")
+        if any(len(v) > 1 for v in query.values()):
+            raise HttpError(HTTPStatus.BAD_REQUEST, "a query parameter is given twice")
+        return query
+
+    def _check_rate(self) -> None:
+        if not self.app.rate.allow(self.client_address[0]):
+            raise HttpError(
+                HTTPStatus.TOO_MANY_REQUESTS,
+                f"more than {self.app.limits.rate:g} requests a second; slow down",
+            )
+
     def _check_origin(self) -> None:
+        hosts = self.headers.get_all("Host") or []
+        if len(hosts) > 1:
+            raise HttpError(HTTPStatus.BAD_REQUEST, "more than one Host header")
         host = self.headers.get("Host")
         if host is None or not self.app.host_allowed(host):
             shown = str(host)[:80]
@@ -200,12 +242,13 @@ class PreviewHandler(BaseHTTPRequestHandler):
 
     def _frame(self) -> None:
         """Long-poll: the newest frame once it is newer than ``after`` (204 after LONG_POLL s)."""
-        query = parse_qs(urlsplit(self.path).query, max_num_fields=4)
+        query = self._check_query("/frame.jpg")
         values = query.get("after", ["-1"])
         try:
             after = int(values[0])
         except ValueError:
             raise HttpError(HTTPStatus.BAD_REQUEST, "after must be a frame index") from None
+        self.app.guard.renew(self.connection, LONG_POLL + self.app.limits.timeout)
         frame = self.app.board.next_after(after, LONG_POLL)
         if frame is None:
             self._send(HTTPStatus.NO_CONTENT, b"", None)

@@ -33,9 +33,11 @@ import numpy as np
 from streamseg.errors import UsageError
 from streamseg.live.board import FrameBoard
 from streamseg.live.handler import HttpError, PreviewHandler
+from streamseg.live.limits import ConnectionGuard, RateLimiter
 from streamseg.live.schema import parse_prompt_request
-from streamseg.objects import ObjectRegistry
+from streamseg.objects import Busy, ObjectRegistry, TooMany
 from streamseg.playback import Playback
+from streamseg.sinks.preview_config import PreviewConfig
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,19 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     app: PreviewServer
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # one thread per connection, so connections are bounded: past the limit, closed
+        if not self.app.guard.admit(request):
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.app.guard.release(request)
+
 
 class _Server6(_Server):
     address_family = socket.AF_INET6
@@ -109,6 +124,8 @@ class PreviewServer:
     allowed_hosts: extra names accepted in the Host header (e.g. the machine's
     DNS name when bound to 0.0.0.0). playback: the run's Playback, paused and played
     from the page (``POST /api/playback``).
+    DNS name when bound to 0.0.0.0). limits: the PreviewConfig bounds (rate per
+    client, connections, timeouts; objects and points are the registry's).
     """
 
     def __init__(
@@ -122,10 +139,14 @@ class PreviewServer:
         playback: Playback | None = None,
         jpeg_quality: int = 80,
         allowed_hosts: Iterable[str] = (),
+        limits: PreviewConfig | None = None,
     ) -> None:
         if not 1 <= jpeg_quality <= 100:
             raise UsageError(f"jpeg_quality {jpeg_quality} is not in 1..100")
         self.host, self.port = host, port
+        self.limits = limits or PreviewConfig()
+        self.rate = RateLimiter(self.limits.rate)
+        self.guard = ConnectionGuard(self.limits.max_connections, self.limits.timeout)
         self.registry, self._status, self._colour = registry, status, colour
         self.playback = playback or Playback()
         self.board = FrameBoard(jpeg_quality)
@@ -184,6 +205,7 @@ class PreviewServer:
     def close(self) -> None:
         """Stop serving; viewers waiting for a frame get 503. Safe to call twice."""
         self.board.close()
+        self.guard.close()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -266,19 +288,26 @@ class PreviewServer:
         if size is None:
             raise HttpError(HTTPStatus.CONFLICT, "no frame has been shown yet; click on a frame")
         request = parse_prompt_request(data, size[0], size[1], last, set(self.registry.ids()))
-        object_id = self.registry.request_prompt(
-            request.object_id,
-            request.frame,
-            np.array(request.points, np.float32),
-            np.array(request.labels, np.int32),
-            name=request.name,
-        )
+        try:
+            object_id = self.registry.request_prompt(
+                request.object_id,
+                request.frame,
+                np.array(request.points, np.float32),
+                np.array(request.labels, np.int32),
+                name=request.name,
+            )
+        except Busy as error:
+            raise HttpError(HTTPStatus.TOO_MANY_REQUESTS, str(error)) from None
+        except TooMany as error:
+            raise HttpError(HTTPStatus.CONFLICT, str(error)) from None
         log.info("preview: prompt for object %d at frame %d", object_id, request.frame)
         return {"object": object_id, "frame": request.frame, "new": request.object_id is None}
 
     def api_remove(self, object_id: int) -> dict[str, Any]:
         try:
             self.registry.request_removal(object_id)
+        except Busy as error:
+            raise HttpError(HTTPStatus.TOO_MANY_REQUESTS, str(error)) from None
         except UsageError:
             raise HttpError(HTTPStatus.NOT_FOUND, f"no object {object_id}") from None
         log.info("preview: object %d removed", object_id)

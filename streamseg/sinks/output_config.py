@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from streamseg.errors import UsageError
+
+X264_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+)
 
 
 @dataclass
@@ -21,6 +35,8 @@ class OutputConfig:
     preview: "[HOST:]PORT" to serve the live preview page (None: no preview).
     wait: with the preview on a file and no prompt, hold the first frame until the
     first object is clicked (a live source never waits).
+    flush_seconds: the masks are written at least this often (besides every chunk),
+    so a killed run loses at most about this much.
     """
 
     overlay: bool = True
@@ -34,6 +50,7 @@ class OutputConfig:
     stall: float = 10.0
     preview: str | None = None
     wait: bool = True
+    flush_seconds: float = 1.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -43,7 +60,15 @@ class OutputConfig:
         for name in ("chunk_frames", "queue_size"):
             if getattr(self, name) < 1:
                 raise UsageError(f"output {name} {getattr(self, name)} is below 1")
-        if self.stall <= 0:
+        if not 0 <= self.crf <= 51:
+            raise UsageError(f"output crf {self.crf} is not in 0..51 (libx264; lower is better)")
+        if self.preset not in X264_PRESETS:
+            raise UsageError(
+                f"output preset {self.preset!r} is unknown; use one of {', '.join(X264_PRESETS)}"
+            )
+        if not (math.isfinite(self.flush_seconds) and self.flush_seconds > 0):
+            raise UsageError(f"output flush_seconds {self.flush_seconds:g} must be above 0")
+        if not math.isfinite(self.stall) or self.stall <= 0:
             raise UsageError(f"output stall {self.stall:g} must be above 0 (seconds)")
         if not 0.0 <= self.alpha <= 1.0:
             raise UsageError(f"output alpha {self.alpha:g} must be within [0, 1]")

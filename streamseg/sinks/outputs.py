@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,8 @@ from streamseg.storage import Location, location
 log = logging.getLogger(__name__)
 
 OUTPUTS = ("masks.zarr", "overlay.mp4", "rendered.mp4")
+ZARR_QUEUE = 4  # results waiting for the store at most
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".ts", ".nut"}
 
 
 def check_output(out: Path | str | Location, overwrite: bool, video_out: str | None = None) -> None:
@@ -38,6 +43,13 @@ def check_output(out: Path | str | Location, overwrite: bool, video_out: str | N
         )
     if video_out and video_out != "-":
         path = Path(video_out)
+        if path.suffix.lower() not in VIDEO_SUFFIXES:
+            raise OutputError(
+                f"--video-out {path}: the name must end in one of "
+                f"{', '.join(sorted(VIDEO_SUFFIXES))} (it sets the container), or be -"
+            )
+        if path.exists() and not path.is_file():
+            raise OutputError(f"--video-out {path} is not a regular file; give a file path or -")
         if path.exists() and not overwrite:
             raise OutputError(f"{path} exists; pass --overwrite or another --video-out")
         if not path.parent.is_dir():
@@ -50,7 +62,22 @@ def prepare_output(out: Path | str | Location, overwrite: bool) -> None:
     check_output(out, overwrite)
     out.check_writable()
     for name in OUTPUTS:  # only our own outputs, never anything else in the folder
-        out.child(name).remove()
+        child = out.child(name)
+        if not child.local:
+            child.remove()
+            continue
+        target = child.path
+        try:
+            if target.is_symlink():
+                target.unlink()  # the link only, never what it points to
+            elif target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+        except OSError as error:
+            raise OutputError(
+                f"cannot replace {target} ({error.strerror or error}); remove it yourself"
+            ) from error
 
 
 class FolderOutputs:
@@ -78,6 +105,8 @@ class FolderOutputs:
         self.inpaint_meta: dict[str, Any] | None = None
         self._created = self.out.local and not self.out.exists()
         self._session: Any = None
+        self._closing = threading.Lock()
+        self._closed = False
 
     def start(self, session: Any) -> None:
         self._session = session
@@ -93,6 +122,7 @@ class FolderOutputs:
                 status=session.stats.as_dict,
                 colour=object_colour,
                 playback=session.playback,
+                limits=session.config.preview,
             )
             self.preview.start()
 
@@ -124,19 +154,27 @@ class FolderOutputs:
         if self.inpaint_meta is not None:
             attrs["inpaint"] = self.inpaint_meta  # its "stats" fill in as the run goes
         masks = self.out.child("masks.zarr")
-        zarr: Any = ZarrSink(
-            masks.path if masks.local else masks.zarr_store(),
-            attrs,
-            session.registry.describe,
-            o.chunk_frames,
-            session.stats.as_dict,
-            gaze=bool(session.config.gaze.path or session.config.gaze.mode != "off"),
-        )
+        try:
+            zarr: Any = ZarrSink(
+                masks.path if masks.local else masks.zarr_store(),
+                attrs,
+                session.registry.describe,
+                o.chunk_frames,
+                session.stats.as_dict,
+                gaze=bool(session.config.gaze.path or session.config.gaze.mode != "off"),
+                flush_seconds=o.flush_seconds,
+            )
+        except OSError as error:  # a full disk, the folder gone: one line
+            raise OutputError(
+                f"cannot create {masks} ({error.strerror or error}); check the disk and --out"
+            ) from error
         if self.observer is not None:
             from streamseg.observe import ObservedSink
 
             zarr = ObservedSink(zarr, self.observer)
-        sinks = [ThreadedSink(zarr, o.queue_size, name="zarr", stop=stop)]
+        # a short queue: what waits there is lost to a SIGKILL (the writes are quick)
+        store = ThreadedSink(zarr, min(o.queue_size, ZARR_QUEUE), name="zarr", stop=stop)
+        sinks = [store]
         audio = info.uri if o.audio and info.has_audio and info.kind == "file" else None
 
         def video(path: Path | str, renderer: Any, name: str) -> ThreadedSink:
@@ -165,12 +203,35 @@ class FolderOutputs:
             sinks.append(ThreadedSink(preview, 2, name="preview", stop=stop))
         return sinks
 
-    def close(self, sinks: list[ThreadedSink], complete: bool) -> None:
-        """Close every sink even if one fails, then what is left; raise the first failure."""
+    def close(
+        self, sinks: list[ThreadedSink], complete: bool, deadline: float | None = None
+    ) -> None:
+        """Close every sink even if one fails, then what is left; raise the first failure.
+
+        The store closes last, so its ``complete`` is true only when every other output
+        was finished too. Safe to call twice (a second call, e.g. from the signal
+        handler's thread while the run's thread closes, waits for the first)."""
+        wait = -1.0
+        if deadline is not None:  # whoever is closing them already stops at the deadline too
+            for sink in sinks:
+                sink.give_up_at(deadline)
+            wait = max(0.0, deadline - time.monotonic())
+        if not self._closing.acquire(timeout=wait):
+            return
+        try:
+            if self._closed:
+                return
+            self._closed = True
+            self._close(sinks, complete, deadline)
+        finally:
+            self._closing.release()
+
+    def _close(self, sinks: list[ThreadedSink], complete: bool, deadline: float | None) -> None:
         failure: BaseException | None = None
-        for sink in sinks:
+        store = [s for s in sinks if s.name == "zarr"]
+        for sink in [s for s in sinks if s.name != "zarr"] + store:
             try:
-                sink.close(complete)
+                sink.close(complete and failure is None, deadline)
             except BaseException as error:  # noqa: BLE001 - the first is re-raised below
                 failure = failure or error
         try:

@@ -1,4 +1,4 @@
-"""The re-encoded video: H.264 MP4 with the source's timestamps and audio.
+"""The re-encoded video: H.264 MP4 (fragmented) with the source's timestamps and audio.
 
 Pictures made by a render stage (streamseg/render/stage.py: the overlay, or the
 inpainted frames) are encoded with their frame's source pts in the source time
@@ -26,6 +26,11 @@ from streamseg.types import Frame
 log = logging.getLogger(__name__)
 
 MP4_AUDIO = {"aac", "mp3", "opus", "ac3", "eac3", "alac", "flac"}
+# Fragmented MP4: a moof+mdat pair goes out at every keyframe (one a second, see
+# ``_open``) and no moov is needed at the end, so a run killed by SIGKILL, a closed
+# terminal or a full disk leaves a file that plays up to its last fragment.
+FRAGMENTED = {"movflags": "frag_keyframe+delay_moov+default_base_moof", "flush_packets": "1"}
+MP4_SUFFIXES = {".mp4", ".m4v", ".mov"}
 
 
 class VideoSink(SinkBase):
@@ -65,11 +70,14 @@ class VideoSink(SinkBase):
         if str(self.path) == "-":  # a stream on stdout for ffplay/ffmpeg; logs stay on stderr
             self.container = av.open(sys.stdout.buffer, "w", format="mpegts")
         else:
-            self.container = av.open(str(self.path), "w")
+            options = FRAGMENTED if self.path.suffix.lower() in MP4_SUFFIXES else {}
+            self.container = av.open(str(self.path), "w", options=dict(options))
         rate = Fraction(self.info.rate) if self.info.rate else Fraction(25)
         stream = self.container.add_stream("libx264", rate=rate)
         stream.width, stream.height = width + width % 2, height + height % 2
         stream.pix_fmt = "yuv420p"
+        # a keyframe (so a fragment) about every second: a crash loses at most that much
+        stream.codec_context.gop_size = max(1, round(self.info.fps or 25.0))
         stream.codec_context.time_base = self.time_base
         stream.time_base = self.time_base
         stream.options = {"crf": str(self.crf), "preset": self.preset}

@@ -9,15 +9,23 @@ Layout (one group, ``OUT/masks.zarr``; T frames, N objects, H x W pixels):
   object (N,) int64: the object ids, in the order of the object axis.
 Every array carries Zarr v3 ``dimension_names`` (``DIMS``: t, object, y, x, coord, xy),
 so xarray opens the store with named dimensions and the ids as the object coordinate.
-Frames are buffered and written a chunk at a time; after each write the arrays
-are exactly ``frames_written`` long and the attributes say so, so a reader (or a
-crash) always sees a valid store. ``close(complete)`` writes the tail and sets
-``complete``. N grows when an object is added mid-stream; earlier frames read as
-absent for it.
+Frames are buffered and written a chunk at a time, and at least every
+``flush_seconds`` (so a SIGKILL loses about a second of masks); after each write
+the arrays are exactly ``frames_written`` long and the attributes say so, so a
+reader (or a crash) always sees a valid store. A write that fails (a full disk)
+shrinks the arrays back to ``frames_written`` before the error goes on.
+``close(complete)`` writes the tail and sets ``complete``. N grows when an object
+is added mid-stream; earlier frames read as absent for it.
+
+The attributes summarise each object's prompts (how many, the frames, the first
+few); the whole history is ``prompts.json`` beside the arrays (written atomically).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,6 +53,9 @@ DIMS = {
     "gaze_valid": ("t",),
     "object": ("object",),
 }
+SUMMARY_PROMPTS = 4  # prompts per object kept in the attributes (the rest: prompts.json)
+SUMMARY_POINTS = 16  # points per prompt kept there
+SUMMARY_OBJECTS = 64  # beyond this many objects, the attributes keep counts only
 
 
 class ZarrSink(SinkBase):
@@ -65,6 +76,7 @@ class ZarrSink(SinkBase):
         chunk_frames: int = 16,
         stats: Callable[[], dict] | None = None,
         gaze: bool = False,
+        flush_seconds: float = 1.0,
     ) -> None:
         import zarr
 
@@ -75,6 +87,9 @@ class ZarrSink(SinkBase):
         self.attrs = dict(attrs)
         self.objects = objects or dict
         self.chunk_frames = chunk_frames
+        self.flush_seconds = flush_seconds
+        self.flushed = time.monotonic()
+        self._history = ""  # prompts.json as last written
         self.stats = stats
         self.gaze = gaze
         self.buffer: list[FrameResult] = []
@@ -141,10 +156,36 @@ class ZarrSink(SinkBase):
         self.buffer.append(result)
         if len(self.buffer) >= self.chunk_frames:
             self._flush()
+        else:
+            self.tick()
+
+    def tick(self) -> None:
+        """Write what is buffered once it is ``flush_seconds`` old (ThreadedSink calls
+        this while no frame comes, so slow frames are not held back either)."""
+        if self.buffer and time.monotonic() - self.flushed >= self.flush_seconds:
+            self._flush()
 
     def _flush(self) -> None:
+        self.flushed = time.monotonic()
         if not self.buffer:
             return
+        t0 = self.frames_written
+        try:
+            self._write_buffer()
+        except BaseException:
+            self._shrink_to(t0)  # the attributes stay true: arrays as long as frames_written
+            raise
+
+    def _shrink_to(self, frames: int) -> None:
+        """After a failed write: every array back to ``frames`` long (best effort)."""
+        for array in self.arrays.values():
+            try:
+                if array.shape[0] != frames:
+                    array.resize((frames, *array.shape[1:]))
+            except OSError:
+                pass  # the disk refuses even that; frames_written still tells the truth
+
+    def _write_buffer(self) -> None:
         first = self.buffer[0]
         if not self.arrays:
             self._create(*first.frame.image.shape[:2])
@@ -191,24 +232,71 @@ class ZarrSink(SinkBase):
             gaze = [nan if f.gaze is None else f.gaze for f in frames]
             self.arrays["gaze"][t0:t1] = np.stack(gaze)
             self.arrays["gaze_valid"][t0:t1] = np.array([f.gaze is not None for f in frames])
-        self.frames_written = t1
         self.buffer.clear()
-        self._set_attrs(complete=False)
+        self._set_attrs(complete=False, frames=t1)
+        self.frames_written = t1
 
-    def _set_attrs(self, complete: bool) -> None:
+    def _set_attrs(self, complete: bool, frames: int | None = None) -> None:
         known = self.objects()
-        objects = [known.get(i, {"id": i}) for i in self.object_ids]
+        self._write_history(known)
+        detail = len(self.object_ids) <= SUMMARY_OBJECTS  # else counts only: attrs stay small
+        objects = [_summary(known.get(i, {"id": i}), detail) for i in self.object_ids]
         stats = {"stats": self.stats()} if self.stats else {}
         self.group.attrs.put(
             {
                 **self.attrs,
                 **stats,
                 "objects": objects,
-                "frames_written": self.frames_written,
+                "frames_written": self.frames_written if frames is None else frames,
                 "complete": complete,
             }
         )
 
+    def _write_history(self, known: dict[int, dict]) -> None:
+        """Every object's whole prompt history to prompts.json, when it changed."""
+        text = json.dumps([known[i] for i in sorted(known)])
+        if text == self._history:
+            return
+        if isinstance(self.path, Path):
+            target = self.path / "prompts.json"
+            partial = target.with_suffix(".json.partial")
+            partial.write_text(text)
+            os.replace(partial, target)  # a reader or a crash sees the old file or the new one
+        else:  # object storage: one PUT, which is atomic there
+            from zarr.core.buffer import default_buffer_prototype
+            from zarr.core.sync import sync
+
+            data = default_buffer_prototype().buffer.from_bytes(text.encode())
+            sync(self.path.set("prompts.json", data))
+        self._history = text
+
     def close(self, complete: bool) -> None:
         self._flush()
         self._set_attrs(complete=complete)
+
+
+def _summary(described: dict[str, Any], detail: bool = True) -> dict[str, Any]:
+    """An object for the attributes: id, name, how many prompts at which frames, and
+    (with ``detail``) the first few."""
+    prompts = described.get("prompts", [])
+    frames = [p["frame"] for p in prompts if "frame" in p]
+    shown = []
+    for prompt in prompts[:SUMMARY_PROMPTS] if detail else []:
+        points = prompt.get("points")
+        if isinstance(points, list) and len(points) > SUMMARY_POINTS:
+            prompt = {
+                **prompt,
+                "points": points[:SUMMARY_POINTS],
+                "labels": prompt.get("labels", [])[:SUMMARY_POINTS],
+                "points_total": len(points),
+            }
+        shown.append(prompt)
+    return {
+        "id": described["id"],
+        "name": described.get("name"),
+        "prompt_count": len(prompts),
+        "first_frame": min(frames, default=None),
+        "last_frame": max(frames, default=None),
+        "prompts": shown,
+        "history": "prompts.json",
+    }

@@ -8,6 +8,7 @@ frames that fail to decode and go on with the rest. ``limit_frames`` applies
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -28,6 +29,7 @@ URL_SCHEMES = (
     "https://",
     "file://",
 )
+MIN_FPS, MAX_FPS = 0.01, 1000.0  # image folders: a frame every 100 s .. 1000 a second
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 
@@ -86,10 +88,15 @@ class SourceConfig:
         """Check the counts and times (UsageError); also after ``--set`` edits."""
         if self.max_frames is not None and self.max_frames < 1:
             raise UsageError(f"--max-frames {self.max_frames}: give 1 or more (or leave it out)")
-        if self.start < 0:
-            raise UsageError(f"--start {self.start:g} is negative; give seconds from the start")
-        if self.fps <= 0:
-            raise UsageError(f"--fps {self.fps:g} must be above 0")
+        if not math.isfinite(self.start) or self.start < 0:
+            raise UsageError(f"--start {self.start:g}: give seconds from the start (0 or more)")
+        if not (math.isfinite(self.fps) and MIN_FPS <= self.fps <= MAX_FPS):
+            raise UsageError(f"--fps {self.fps:g}: give a frame rate in {MIN_FPS:g}..{MAX_FPS:g}")
+        for name in ("queue_size", "live_queue"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"source {name} {getattr(self, name)} is below 1")
+        if self.reconnect_tries < 0:
+            raise UsageError(f"source reconnect_tries {self.reconnect_tries} is negative")
 
 
 @dataclass

@@ -23,6 +23,12 @@ from streamseg.types import Frame
 log = logging.getLogger(__name__)
 
 MAX_CONSECUTIVE_ERRORS = 100  # after this many packets fail in a row, the rest is junk
+RECONNECT_STABLE = 10.0  # seconds a reconnected stream must run before the tries count anew
+PIPE_HINT = (
+    "cannot read the video on stdin ({error}); FFmpeg cannot read every container from "
+    "a pipe (an MP4 needs to seek): pipe a streamable one such as MPEG-TS, NUT or MKV "
+    "(ffmpeg -i clip.mp4 -c copy -f mpegts -), or give the file's path instead of -"
+)
 
 
 def _short(decoded: int, announced: int | None) -> bool:
@@ -52,6 +58,8 @@ class PyAVSource(SourceBase):
         except FileNotFoundError as error:
             raise SourceNotFoundError(f"no such file: {spec}; check the path") from error
         except (av.error.FFmpegError, ValueError) as error:
+            if kind == "stdin":
+                raise SourceError(PIPE_HINT.format(error=error)) from error
             reason = getattr(error, "strerror", None) or str(error)  # no raw errno numbers
             raise SourceError(
                 f"cannot read {spec} as video ({reason}); "
@@ -92,9 +100,11 @@ class PyAVSource(SourceBase):
 
     @property
     def thread_type(self) -> str:
-        """Files: frame and slice threads, so decoding keeps ahead. Live: slice threads
-        only, since frame threads hold frames back and release them in bursts."""
-        return "SLICE" if self.info.live else "AUTO"
+        """Slice threads only. Frame threads hold frames back (live streams get them in
+        bursts) and silently drop a damaged frame that a single thread decodes with its
+        errors concealed (a cut file loses its last frames without a word); decoding
+        is rarely the slow stage next to the model."""
+        return "SLICE"
 
     def _open(self) -> Any:
         import av
@@ -133,9 +143,13 @@ class PyAVSource(SourceBase):
 
         tries = 0
         while True:
+            opened = time.monotonic()
             try:
                 for frame in self._decode():
-                    tries = 0
+                    # the count starts anew only once a connection has held a while: a
+                    # server that drops after every frame must not be retried forever
+                    if tries and time.monotonic() - opened >= RECONNECT_STABLE:
+                        tries = 0
                     yield frame
                 log.warning("%s: stream ended; reconnecting", self.info.uri)
             except (av.error.FFmpegError, OSError) as error:
@@ -177,9 +191,10 @@ class PyAVSource(SourceBase):
         fps = self.info.fps or 25.0
         time_base = Fraction(self.info.time_base)
         count = 0
-        for packet in self.container.demux(self.stream):
+        for packet in self._packets():
             try:
-                decoded = packet.decode()
+                # None: the read broke off; flush what the decoder's threads still hold
+                decoded = packet.decode() if packet is not None else self._drain()
                 consecutive = 0
             except av.error.FFmpegError as error:
                 errors += 1
@@ -211,11 +226,20 @@ class PyAVSource(SourceBase):
                 yield Frame(index=count - 1, pts=pts, time=seconds, image=image)
         if sought and count == 0:
             yield from self._from_the_start()
-        if errors:
+        if self.broke_off is not None:
+            if count == 0 and self.info.kind == "stdin":
+                raise SourceError(PIPE_HINT.format(error=self.broke_off))
+            log.warning(
+                "%s: the input broke off (%s); the %d frames read up to there were processed",
+                self.info.uri,
+                self.broke_off,
+                count,
+            )
+        elif errors and not (not sought and _short(count, self.announced)):
             log.warning(
                 "%s: %d packets could not be decoded; %d frames were", self.info.uri, errors, count
             )
-        elif not sought and _short(count, self.announced):
+        elif not sought and _short(count, self.announced):  # a cut file: its last packet fails
             log.warning(
                 "%s: the video ended after %d of the %d frames its header announces; the file "
                 "looks truncated (all that could be read was processed)",
@@ -223,6 +247,33 @@ class PyAVSource(SourceBase):
                 count,
                 self.announced,
             )
+
+    def _packets(self) -> Iterator[Any]:
+        """The stream's packets. A read that fails (a connection dropped, a cut file, an
+        MP4 from a pipe) ends them with None, so the decoder is drained, and sets
+        ``broke_off``; a clean end of input is FFmpeg's own flush packet."""
+        import av
+
+        self.broke_off: Exception | None = None
+        demuxed = self.container.demux(self.stream)
+        while True:
+            try:
+                packet = next(demuxed)
+            except StopIteration:
+                return
+            except (av.error.FFmpegError, OSError) as error:
+                self.broke_off = error
+                yield None
+                return
+            yield packet
+
+    def _drain(self) -> list[Any]:
+        import av
+
+        try:
+            return list(self.stream.codec_context.decode(None))
+        except av.error.FFmpegError:
+            return []
 
     def _from_the_start(self) -> Iterator[Frame]:
         """Reopen the file and decode it all; frames before --start are dropped by limit_frames."""

@@ -31,7 +31,7 @@ def test_run_info_export(tmp_path, clip):
     assert g.attrs["source"]["width"] == 160 and g.attrs["source"]["fps"] == 24
     assert g.attrs["objects"][0]["prompts"][0]["points"] == [[22.0, 60.0]]
     with av.open(str(out / "overlay.mp4")) as c:
-        assert c.streams.video[0].frames == 24
+        assert sum(1 for _ in c.decode(video=0)) == 24  # fragmented: no count in a header
         assert [s.type for s in c.streams] == ["video", "audio"]
     r = streamseg("info", out)
     assert r.returncode == 0 and "24 written, complete: true" in r.stdout
@@ -460,8 +460,9 @@ def test_a_complete_run_into_a_stdout_pipe_nobody_reads_ends(tmp_path):
     assert code == 4, stderr  # an output error: the video is not whole
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and "video output took nothing for 1 s" in lines[0], stderr
-    g = zarr.open_group(str(out / "masks.zarr"), mode="r")  # the masks are all there
-    assert g.attrs["frames_written"] == 3 and g.attrs["complete"] is True
+    g = zarr.open_group(str(out / "masks.zarr"), mode="r")  # the masks are all there,
+    # but the run's outputs are not: complete is never true when one of them failed
+    assert g.attrs["frames_written"] == 3 and g.attrs["complete"] is False
 
 
 def test_the_classic_engine_runs_without_importing_torch(tmp_path):

@@ -59,9 +59,16 @@ def run_piped(tmp_path, frames, fps, *args, hold_after=None):
     return zarr.open_group(str(out / "masks.zarr"), mode="r"), stderr
 
 
-def test_unpaced_live_pipe_drops_stale_frames_and_counts_them(tmp_path):
+def test_a_pipe_faster_than_real_time_loses_nothing_by_default(tmp_path):
+    # issue #16: a recording piped in is a backlog, not a camera: nothing is dropped
+    frames, _ = disc_clip(120, 320, 240)
+    g, _ = run_piped(tmp_path, frames, None, "-q", "--set", "output.overlay=false")
+    assert g.attrs["frames_written"] == 120 and g.attrs["stats"]["dropped"] == 0
+
+
+def test_forced_live_pipe_drops_stale_frames_and_counts_them(tmp_path):
     frames, _ = disc_clip(150, 320, 240)
-    g, stderr = run_piped(tmp_path, frames, None, "--set", "output.overlay=false")
+    g, stderr = run_piped(tmp_path, frames, None, "--live", "--set", "output.overlay=false")
     stats = g.attrs["stats"]
     n = g.attrs["frames_written"]
     assert stats["dropped"] > 0 and n + stats["dropped"] == 150  # every frame seen once
