@@ -1,7 +1,8 @@
 """The video models' weights on the Hugging Face Hub: names, ids, revisions, the cache.
 
 Weights live in the standard Hub cache (``$HF_HUB_CACHE``, else ``$HF_HOME/hub``,
-else ``~/.cache/huggingface/hub``), shared with every other Hub user on the machine.
+else ``~/.cache/huggingface/hub``), shared with every other Hub user on the machine;
+the variables are read at call time, as HF_HUB_OFFLINE and HF_ENDPOINT are.
 ``HF_HUB_OFFLINE=1`` is honoured at call time (huggingface_hub reads it only once, at
 import): nothing then touches the network, and a model not in the cache is a one-line
 error. ``HF_ENDPOINT`` is read at call time too (tests point it at a local server).
@@ -86,6 +87,18 @@ def offline() -> bool:
     return value.strip().lower() in ("1", "on", "yes", "true")
 
 
+def cache_dir() -> Path:
+    """The Hub cache: $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub,
+    read now (huggingface_hub fixes its own default at import)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME")
+    if home:
+        return Path(home).expanduser() / "hub"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "huggingface" / "hub"
+
+
 def endpoint() -> str:
     return os.environ.get("HF_ENDPOINT", DEFAULT_ENDPOINT).rstrip("/")
 
@@ -126,7 +139,11 @@ def cached_snapshot(name: str) -> Path | None:
     try:
         path = Path(
             snapshot_download(
-                m.repo, revision=_revision(m), local_files_only=True, allow_patterns=PATTERNS
+                m.repo,
+                revision=_revision(m),
+                local_files_only=True,
+                allow_patterns=PATTERNS,
+                cache_dir=cache_dir(),
             )
         )
     except Exception:  # noqa: BLE001 - any failure to find it locally means "not cached"
@@ -169,7 +186,11 @@ def ensure_snapshot(name: str, *, download: bool = True, progress: bool = True) 
         disable_progress_bars()
     try:
         folder = snapshot_download(
-            m.repo, revision=_revision(m), allow_patterns=PATTERNS, endpoint=endpoint()
+            m.repo,
+            revision=_revision(m),
+            allow_patterns=PATTERNS,
+            endpoint=endpoint(),
+            cache_dir=cache_dir(),
         )
     except errors.GatedRepoError:
         raise EngineError(_gated_message(m)) from None

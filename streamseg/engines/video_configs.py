@@ -73,7 +73,10 @@ def _common(size: int) -> dict[str, Any]:
 
 
 def small_config(family: str, image_size: int = 256) -> Any:
-    """A small config of ``family`` ("sam2", "edgetam", "sam3") at ``image_size`` px."""
+    """A small config of ``family`` ("sam2", "edgetam", "sam3") at ``image_size`` px
+    (SAM 3's ViT: a multiple of 112 px, 14 px patches in windows of 8)."""
+    if family == "sam3":
+        return _sam3(image_size)
     size = _check_size(image_size)
     if family == "sam2":
         from transformers import Sam2VideoConfig
@@ -100,5 +103,42 @@ def small_config(family: str, image_size: int = 256) -> Any:
             **_common(size),
         )
     if family == "sam3":
-        raise EngineError("small video config: sam3 needs Sam3VisionConfig; see _sam3_small")
+        return _sam3(image_size)
     raise EngineError(f"small video config: unknown family {family!r}; choose one of {FAMILIES}")
+
+
+def _sam3(size: int) -> Any:
+    """SAM 3's tracker with a 2-layer ViT (14 px patches, windows of 8 patches)."""
+    from transformers import Sam3TrackerVideoConfig
+
+    if size % 112 or size < 224:
+        raise EngineError(f"small sam3 config: image_size {size}; give a multiple of 112, >= 224")
+    f = size // 14  # ViT tokens per side; the FPN gives 4x, 2x, 1x of it
+    common = _common(size)
+    common["prompt_encoder_config"]["patch_size"] = 14
+    common["memory_attention_rope_feat_sizes"] = [f, f]
+    vit = {
+        "model_type": "sam3_vit_model",
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "image_size": size,
+        "patch_size": 14,
+        "window_size": 8,
+        "global_attn_indexes": [1],
+        "pretrain_image_size": size,
+    }
+    # image_size is not a declared field of this config (it reaches the ViT through
+    # the config's property setter), hence the ignore.
+    return Sam3TrackerVideoConfig(  # type: ignore[call-arg]
+        vision_config={
+            "model_type": "sam3_vision_model",
+            "backbone_config": vit,
+            "fpn_hidden_size": 128,
+            "backbone_feature_sizes": [[4 * f, 4 * f], [2 * f, 2 * f], [f, f]],
+        },
+        image_size=size,
+        memory_attention_feed_forward_hidden_size=64,
+        **common,
+    )

@@ -48,7 +48,7 @@ def download_default(device_type: str) -> str:
 
 
 # SAM 2.1's sizes by their Hiera backbone: (hidden size, blocks per stage).
-_HIERA = {
+_HIERA: dict[tuple[Any, tuple[Any, ...]], str] = {
     (96, (1, 2, 7, 2)): "sam2.1-hiera-tiny",
     (96, (1, 2, 11, 2)): "sam2.1-hiera-small",
     (112, (2, 3, 16, 3)): "sam2.1-hiera-base-plus",

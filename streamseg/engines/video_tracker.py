@@ -103,6 +103,8 @@ class VideoTracker:
                 self._tracks[p.object_id] = VideoTrack(p.object_id, name=p.name)
             elif p.name:
                 self._tracks[p.object_id].name = p.name
+            if self._tracks[p.object_id].status == REMOVED:
+                self._tracks[p.object_id].status = PENDING  # starts afresh at its frame
             self._pending.append(p)
 
     def remove_object(self, object_id: int) -> None:
@@ -130,9 +132,6 @@ class VideoTracker:
         inputs = {
             oid: self._encode_prompts(ps, f, (h, w)) for oid, ps in self._due_prompts(f).items()
         }
-        for oid in inputs:
-            if self._tracks[oid].status == REMOVED:
-                self._tracks[oid].status = PENDING
         active = [
             oid
             for oid, t in self._tracks.items()
