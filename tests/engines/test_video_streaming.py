@@ -84,6 +84,7 @@ def test_objects_together_equal_each_alone(family: str) -> None:
     together = engine.create_tracker()
     together.add_prompts(prompts)
     joint = stream(engine, together, frames)
+    flips = pixels = 0
     for oid in (1, 2, 3):
         alone = engine.create_tracker()
         alone.add_prompts([p for p in prompts if p.object_id == oid])
@@ -94,8 +95,16 @@ def test_objects_together_equal_each_alone(family: str) -> None:
             if oid not in b.logits:
                 continue
             assert float((a.logits[oid] - b.logits[oid]).abs().max()) < 1e-4, (oid, t)
-            np.testing.assert_array_equal(a.masks[i], b.masks[0])
+            full = engine.processor.post_process_masks(
+                [b.logits[oid]], original_sizes=[[H, W]], binarize=False
+            )[0][0, 0]
+            # Identical wherever float rounding cannot decide (batched sums differ ~1e-7).
+            decided = (full.abs() > 1e-4).numpy()
+            np.testing.assert_array_equal(a.masks[i][decided], b.masks[0][decided])
+            flips += int((a.masks[i] != b.masks[0]).sum())
+            pixels += int(b.masks[0].sum())
             assert a.present[i] == b.present[0]
+    assert pixels > 0 and flips <= pixels * 1e-4
 
 
 def test_retained_state_stops_growing_over_500_frames() -> None:
