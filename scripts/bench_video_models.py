@@ -46,7 +46,7 @@ def engine_of(args):
         args.family,
         image_size=args.image_size,
         config=config,
-        device="cpu",
+        device=args.device,
         settings=VideoSettings(batch_size=args.batch),
     )
 
@@ -86,12 +86,13 @@ def run_ours(engine, n: int, w: int, h: int, n_obj: int = 1) -> float:
 def run_library(engine, n: int, w: int, h: int, n_obj: int = 1) -> float:
     """Seconds for n frames: init_video_session(video=...) + propagate_in_video_iterator,
     and post_process_masks per frame (masks at frame size, as streamseg gives them)."""
-    import torch
 
     model, proc = engine.model, engine.processor
     start = time.perf_counter()
     frames = [frame_at(t, w, h, n_obj) for t in range(n)]
-    session = proc.init_video_session(video=frames, inference_device="cpu", dtype=torch.float32)
+    session = proc.init_video_session(
+        video=frames, inference_device=engine.device, dtype=engine.dtype
+    )
     proc.add_inputs_to_inference_session(
         session,
         frame_idx=0,
@@ -166,6 +167,8 @@ def cmd_rss(args) -> list:
                 str(args.size[1]),
                 "--threads",
                 str(args.threads),
+                "--device",
+                args.device,
             ] + (["--real"] if args.real else [])
             res = subprocess.run(cmd, capture_output=True, text=True, check=True)
             out.append(json.loads(res.stdout.strip().splitlines()[-1]))
@@ -202,6 +205,7 @@ def main() -> None:
     p.add_argument("--n", type=int, nargs="+", default=[1, 2, 4, 8])
     p.add_argument("--library", action="store_true", help="objects: the library's cost too")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, ...")
     args = p.parse_args()
     import torch
 
