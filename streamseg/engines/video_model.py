@@ -212,10 +212,13 @@ class VideoEngine:
         )
 
     def create_tracker(self, config: Any = None) -> Any:
-        """A new streaming tracker on this engine (streamseg.engines.video_tracker)."""
+        """A new streaming tracker on this engine (streamseg.engines.video_tracker).
+        config: VideoSettings to use instead of the engine's; anything else (e.g. the
+        SAM tracker's TrackerConfig, which does not apply to video models) is ignored."""
         from streamseg.engines.video_tracker import VideoTracker
 
-        return VideoTracker(self, self.settings if config is None else config)
+        settings = config if isinstance(config, VideoSettings) else self.settings
+        return VideoTracker(self, settings)
 
 
 def build_random(
