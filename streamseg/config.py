@@ -18,6 +18,7 @@ from typing import Any
 from streamseg.choices import DTYPES, MODELS
 from streamseg.engines.classic import ClassicConfig
 from streamseg.engines.sam_config import SamConfig
+from streamseg.engines.video_config import VideoSettings
 from streamseg.errors import EngineError, SourceNotFoundError, UsageError
 from streamseg.gaze.config import GazeConfig
 from streamseg.render.inpaint_config import InpaintConfig
@@ -55,7 +56,9 @@ class ModelConfig:
         if self.batch_size < 0:
             raise UsageError(f"batch size {self.batch_size} is negative; give 1 or more (0: auto)")
         if self.name == "classic" and self.checkpoint:
-            raise UsageError("--checkpoint is for SAM; pass --model sam-vit-b|l|h or auto")
+            raise UsageError(
+                "--checkpoint is for SAM or a video model; pass --model auto or a model name"
+            )
 
 
 @dataclass
@@ -68,6 +71,7 @@ class Config:
     gaze: GazeConfig = field(default_factory=GazeConfig)
     inpaint: InpaintConfig = field(default_factory=InpaintConfig)
     sam: SamConfig = field(default_factory=SamConfig)
+    video: VideoSettings = field(default_factory=VideoSettings)
     preview: PreviewConfig = field(default_factory=PreviewConfig)
 
     def validate(self) -> None:

@@ -28,6 +28,10 @@ def weights_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     home = tmp_path_factory.mktemp("streamseg-home")
     monkeypatch.setenv("STREAMSEG_HOME", str(home))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "xdg-cache"))
+    # the Hugging Face Hub cache too, and never the real Hub (its own tests serve one)
+    monkeypatch.setenv("HF_HOME", str(home / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     return home
 
 

@@ -80,9 +80,10 @@ def default_out(source: str) -> Path:
 @click.option("--device", default=None, help="auto, cpu, cuda or cuda:N [default: auto].")
 @click.option(
     "--checkpoint",
-    type=click.Path(dir_okay=False),
+    type=click.Path(),
     default=None,
-    help="A local SAM checkpoint (.pth); its architecture is read from the file [default: none].",
+    help="A local SAM checkpoint (.pth), or a video model's folder (save_pretrained); the "
+    "model is read from it [default: none].",
 )
 @click.option(
     "--dtype",

@@ -9,7 +9,7 @@ from streamseg.cli.common import guarded, setup_logging
 
 @click.group()
 def weights() -> None:
-    """Segment Anything checkpoints: list them, download them into the cache."""
+    """Model weights (Segment Anything, the video models): list them, download them."""
 
 
 @weights.command(name="list")
@@ -24,6 +24,15 @@ def weights_list() -> None:
         for row in list_weights():
             state = "cached" if row.get("cached") else "not downloaded"
             click.echo(f"{row['name']:<11} {row['size'] / 1e6:>8.0f} MB  {state:<15} {row['url']}")
+        from streamseg.engines.hub import list_video_weights
+
+        click.echo("video models (Hugging Face Hub cache):")
+        for video in list_video_weights():
+            state = "cached" if video["path"] else "not downloaded"
+            gated = " (gated: log in or set HF_TOKEN)" if video["gated"] else ""
+            click.echo(
+                f"{video['name']:<22} {state:<15} {video['repo']}@{video['revision']}{gated}"
+            )
 
     guarded(job, False)
 
@@ -32,12 +41,17 @@ def weights_list() -> None:
 @click.argument("name")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def weights_download(name: str, quiet: bool) -> None:
-    """Download checkpoint NAME (sam-vit-b, sam-vit-l, sam-vit-h), resumable, checksum verified."""
+    """Download checkpoint NAME (sam-vit-b|l|h: resumable, checksum verified; or a video
+    model, e.g. edgetam, sam2.1-hiera-tiny: into the Hugging Face Hub cache)."""
     setup_logging(quiet, False)
 
     def job() -> None:
+        from streamseg.engines.hub import VIDEO_MODELS, ensure_snapshot
         from streamseg.engines.weights import ensure_weights
 
+        if name in VIDEO_MODELS:  # a video model: into the Hugging Face Hub cache
+            click.echo(str(ensure_snapshot(name, progress=not quiet)))
+            return
         click.echo(str(ensure_weights(name, progress=not quiet)))
 
     guarded(job, False)

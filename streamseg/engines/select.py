@@ -16,14 +16,14 @@ runs, and that is said on stderr and in the metadata.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
+from streamseg.choices import MODELS, SAM_MODELS, VIDEO_MODELS
 from streamseg.errors import EngineError
 
 log = logging.getLogger(__name__)
 
-SAM_MODELS = ("sam-vit-b", "sam-vit-l", "sam-vit-h")
-MODELS = ("auto", "classic", *SAM_MODELS)
 _ARCH_NAMES = {"vit_b": "sam-vit-b", "vit_l": "sam-vit-l", "vit_h": "sam-vit-h"}
 
 
@@ -61,13 +61,17 @@ def resolve_model(
         if random_weights:
             raise EngineError("--random-weights builds a SAM model; pass --model sam-vit-b|l|h")
         return _classic(config, meta)
-    if random_weights:
+    if random_weights and name not in VIDEO_MODELS:
         if m.checkpoint:
             raise EngineError("--random-weights and --checkpoint exclude each other; pick one")
         meta["name"] = name = "sam-vit-b" if name == "auto" else name
         meta["weights"] = {"source": "random", "seed": _sam_config(sam).seed}
         meta["reason"] = "random weights asked for (speed measurement; masks are meaningless)"
         return _sam(config, name, None, meta, sam)
+    if name in VIDEO_MODELS or (m.checkpoint and Path(m.checkpoint).is_dir()):
+        if random_weights:
+            raise EngineError("--random-weights builds a SAM model; pass --model sam-vit-b|l|h")
+        return _video(config, name, meta, download=download, progress=progress)
     if m.checkpoint:
         return _from_checkpoint(config, name, meta, sam)
     if name != "auto":
@@ -80,15 +84,23 @@ def resolve_model(
 
 
 def _auto(config: Any, meta: dict[str, Any], sam: Any) -> tuple[Any, dict[str, Any]]:
-    from streamseg.engines import weights
+    """A cached video model, else cached SAM weights, else (Hub reachable, not offline)
+    the device's default video model downloaded, else classic. Nothing here imports
+    torch unless some weights are at hand or will be fetched."""
+    from streamseg.engines import hub, weights
 
-    order: tuple[str, ...] = ()
-    device_type = "cpu"
-    if any(weights.is_cached(name) for name in SAM_MODELS):  # else torch is not needed at all
-        from streamseg.engines.sam import resolve_device
+    cached_video = hub.cached_video_models()
+    cached_sam = [name for name in SAM_MODELS if weights.is_cached(name)]
+    device_type = _device_type(config) if cached_video or cached_sam else "cpu"
+    if cached_video:
+        from streamseg.engines.video_select import auto_video_model
 
-        device_type = resolve_device(config.model.device).type
-        order = auto_order(device_type)
+        video = auto_video_model(device_type)
+        if video is not None:
+            meta["reason"] = f"auto: {video} is in the Hugging Face Hub cache ({device_type})"
+            log.info("model %s", meta["reason"])
+            return _video(config, video, meta, download=False)
+    order = auto_order(device_type) if cached_sam else ()
     for name in order:
         if not weights.is_cached(name):
             continue
@@ -105,12 +117,49 @@ def _auto(config: Any, meta: dict[str, Any], sam: Any) -> tuple[Any, dict[str, A
         )
         log.info("model auto: %s", meta["reason"])
         return _sam(config, name, str(path), meta, sam)
+    if hub.hub_reachable():  # at most a second; at once False with HF_HUB_OFFLINE set
+        from streamseg.engines.video_select import download_default
+
+        name = download_default(_device_type(config))
+        meta["reason"] = f"auto: no weights at hand; downloading {name} from the Hub"
+        log.info("model %s", meta["reason"])
+        return _video(config, name, meta, download=True)
+    why = "HF_HUB_OFFLINE is set" if hub.offline() else "the Hugging Face Hub cannot be reached"
     meta["reason"] = (
-        f"auto: no SAM weights cached in {weights.cache_dir()} and no --checkpoint; the "
-        "weight-free classic engine runs (streamseg weights download sam-vit-b fetches SAM)"
+        f"auto: no video model in the Hub cache, no SAM weights in {weights.cache_dir()}, "
+        f"and {why}; the weight-free classic engine runs (streamseg weights download "
+        "edgetam, or sam-vit-b, fetches one)"
     )
     log.info("model %s", meta["reason"])  # said unless --quiet; and in the output's metadata
     return _classic(config, meta)
+
+
+def _device_type(config: Any) -> str:
+    from streamseg.devices import resolve_device
+
+    return str(resolve_device(config.model.device).type)
+
+
+def _video(
+    config: Any, name: str, meta: dict[str, Any], *, download: bool = True, progress: bool = True
+) -> tuple[Any, dict[str, Any]]:
+    """A video engine (engines/video_select.py) by name, or from a --checkpoint folder."""
+    from streamseg.engines.video_select import build_video_engine
+
+    m = config.model
+    engine, built = build_video_engine(
+        name,
+        m.device,
+        m.dtype,
+        m.checkpoint,
+        config.video,
+        download=download,
+        progress=progress,
+    )
+    built["requested"] = meta["requested"]
+    if "reason" in meta and "reason" not in built:
+        built["reason"] = meta["reason"]
+    return engine, built
 
 
 def _from_checkpoint(

@@ -351,7 +351,8 @@ def test_weights_list_command_shows_sizes_and_what_is_cached():
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0] == f"cache: {weights.cache_dir()}"
-    rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
+    end = lines.index("video models (Hugging Face Hub cache):")  # then the video models
+    rows = {line.split()[0]: line.split()[1:] for line in lines[1:end]}
     assert rows == {
         "sam-vit-b": ["375", "MB", "not", "downloaded", weights.REGISTRY["sam-vit-b"].url],
         "sam-vit-l": ["1250", "MB", "cached", weights.REGISTRY["sam-vit-l"].url],
