@@ -223,7 +223,8 @@ def network_stall_signal(work: Path) -> None:
 def reconnect_gives_up(work: Path) -> None:
     data = ts_bytes(work)
     with serve_bytes(data[: len(data) // 3 // 188 * 188], mode="close") as url:
-        r = cli("run", url, *COMMON, "-q", "--prompt", "22,60", "--out", work / "o",
+        # no -q: giving up is a warning, and -q shows errors only
+        r = cli("run", url, *COMMON, "--prompt", "22,60", "--out", work / "o",
                 "--reconnect", "--set", "source.reconnect_tries=2", timeout=40)  # fmt: skip
     clean_exit(r)
     if "gave up" not in r.stderr:
