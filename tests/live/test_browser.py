@@ -14,13 +14,12 @@ import math
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
+from helpers import RecordingTracker
 
 from streamseg.live import PreviewServer
-from streamseg.objects import ObjectRegistry
 from streamseg.testing.browser import (
     MISSING,
     SKIP_REASON,
@@ -31,7 +30,6 @@ from streamseg.testing.browser import (
     shown_frame,
     wait_until,
 )
-from streamseg.types import Prompt
 
 webdriver = pytest.importorskip("selenium.webdriver")
 
@@ -93,50 +91,13 @@ class DiscPublisher:
         self._thread.join(timeout=5)
 
 
-class FakePipeline:
-    """A stand-in tracker fed by the run's real ObjectRegistry (as the session feeds the
-    tracker between frames): it records every prompt and removal the page asked for."""
-
-    def __init__(self) -> None:
-        self.registry = ObjectRegistry()
-        self._prompts: list[Prompt] = []
-        self._removed: list[int] = []
-        self._lock = threading.Lock()
-
-    objects: list[int] = []  # prompts pass through unrefined
-
-    def track(self, object_id: int) -> Any:
-        raise AssertionError("not tracking anything")
-
-    def add_prompts(self, prompts: list[Prompt]) -> None:
-        self._prompts += prompts
-
-    def remove_object(self, object_id: int) -> None:
-        self._removed.append(object_id)
-
-    def _drain(self) -> None:
-        with self._lock:
-            self.registry.apply(self, 0)
-
-    @property
-    def prompts(self) -> list[Prompt]:
-        self._drain()
-        return self._prompts
-
-    @property
-    def removed(self) -> list[int]:
-        self._drain()
-        return self._removed
-
-    def status(self) -> dict[str, Any]:
-        return {"fps": 25.0, "latency_p50": 0.04, "latency_p95": 0.06, "dropped": 0}
-
-
 # -- the test ----------------------------------------------------------------------------
 
 
 def test_click_in_the_browser_becomes_a_prompt(tmp_path: Path) -> None:
-    pipeline = FakePipeline()
+    pipeline = RecordingTracker(
+        {"fps": 25.0, "latency_p50": 0.04, "latency_p95": 0.06, "dropped": 0}
+    )
     server = PreviewServer(
         port=0,
         registry=pipeline.registry,

@@ -12,6 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+from helpers import RecordingTracker
 
 from streamseg.errors import UsageError
 from streamseg.live import PreviewServer, parse_bind
@@ -24,38 +25,8 @@ from streamseg.types import Frame, FrameResult, Prompt
 WIDTH, HEIGHT = 160, 120
 
 
-class Recorder:
-    """A stand-in tracker fed by the run's real ObjectRegistry: it records the prompts and
-    removals the preview asked for, as the session would hand them over between frames."""
-
-    def __init__(self) -> None:
-        self.registry = ObjectRegistry()
-        self._prompts: list[Prompt] = []
-        self._removed: list[int] = []
-
-    objects: list[int] = []  # nothing tracked yet: prompts are passed on as they are
-
-    def track(self, object_id: int) -> Any:
-        raise AssertionError("not tracking anything")
-
-    def add_prompts(self, prompts: list[Prompt]) -> None:
-        self._prompts += prompts
-
-    def remove_object(self, object_id: int) -> None:
-        self._removed.append(object_id)
-
-    @property
-    def prompts(self) -> list[Prompt]:
-        self.registry.apply(self, 0)
-        return self._prompts
-
-    @property
-    def removed(self) -> list[int]:
-        self.registry.apply(self, 0)
-        return self._removed
-
-    def status(self) -> dict[str, Any]:
-        return {"fps": 12.5, "latency_p50": 0.08, "latency_p95": 0.12, "dropped": 3}
+class Recorder(RecordingTracker):
+    """The registry-fed stand-in tracker, with objects the run already has."""
 
     def list_objects(self, named: dict[int, str | None]) -> None:
         """Objects the run already has (given on the command line)."""
