@@ -72,7 +72,7 @@ def test_auto_says_it_uses_classic(tmp_path, clip, weights_home):
     g = zarr.open_group(str(tmp_path / "o" / "masks.zarr"), mode="r")
     assert g.attrs["engine"]["requested"] == "auto" and g.attrs["engine"]["name"] == "classic"
     # it looked in the test's own empty cache, never in the developer's real one
-    assert f"no SAM weights cached in {weights_home / 'weights'}" in g.attrs["engine"]["reason"]
+    assert f"no SAM weights in {weights_home / 'weights'}" in g.attrs["engine"]["reason"]
 
 
 def test_mask_prompt_multiple_objects_and_set(tmp_path, clip):
