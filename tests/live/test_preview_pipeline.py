@@ -77,7 +77,7 @@ def test_click_in_browser_segments_the_object_in_the_output(tmp_path: Path) -> N
         ys, xs = np.nonzero(masks[shown])
         click_source(driver, float(xs.mean()), float(ys.mean()))
         clicked_at = shown
-        stop_at[0] = sent[0] + 90  # 3 s more of the camera: the object tracked after
+        stop_at[0] = sent[0] + 150  # 5 s more of the camera: the object tracked after
     writer.join(timeout=120)
     proc.wait(timeout=120)
     assert proc.returncode == 0, "".join(log)
