@@ -7,10 +7,10 @@ the variables are read at call time, as HF_HUB_OFFLINE and HF_ENDPOINT are.
 import): nothing then touches the network, and a model not in the cache is a one-line
 error. ``HF_ENDPOINT`` is read at call time too (tests point it at a local server).
 
-Every download asks for the revision in ``VIDEO_MODELS``. A revision of None means
-"not pinned yet": the table was written on a machine without network, where the
-commits could not be looked up; such a model follows the repository's ``main``, and
-the commit actually fetched is always recorded in the metadata (``weights.commit``).
+Every download asks for the revision pinned in ``VIDEO_MODELS`` (a 40-hex commit of
+the repository that holds the transformers-format files: config.json and
+model.safetensors), never ``main``; the commit fetched is recorded in the metadata
+(``weights.commit``). A new revision is a new streamseg release.
 
 ``hub_reachable()`` costs at most ``timeout`` seconds (1 s) in a thread of its own, and
 nothing when HF_HUB_OFFLINE is set: huggingface_hub's own retries took 40 s here.
@@ -38,11 +38,11 @@ PATTERNS = ["*.json", "*.safetensors", "*.txt"]
 @dataclass(frozen=True)
 class VideoModel:
     """One video model: streamseg's name, the Hub repository, its pinned revision (a
-    40-hex commit, None while unpinned), the family, and whether the Hub gates it."""
+    40-hex commit), the family, and whether the Hub gates it."""
 
     name: str
     repo: str
-    revision: str | None
+    revision: str
     family: str
     gated: bool = False
 
@@ -51,12 +51,43 @@ class VideoModel:
 VIDEO_MODELS: dict[str, VideoModel] = {
     m.name: m
     for m in (
-        VideoModel("edgetam", "yonigozlan/EdgeTAM-hf", None, "edgetam"),
-        VideoModel("sam2.1-hiera-tiny", "facebook/sam2.1-hiera-tiny", None, "sam2"),
-        VideoModel("sam2.1-hiera-small", "facebook/sam2.1-hiera-small", None, "sam2"),
-        VideoModel("sam2.1-hiera-base-plus", "facebook/sam2.1-hiera-base-plus", None, "sam2"),
-        VideoModel("sam2.1-hiera-large", "facebook/sam2.1-hiera-large", None, "sam2"),
-        VideoModel("sam3-tracker", "facebook/sam3", None, "sam3", gated=True),
+        VideoModel(
+            "edgetam",
+            "yonigozlan/EdgeTAM-hf",
+            "c266ce53b3fc00f0f495b583f6a116c4e57f53bb",
+            "edgetam",
+        ),
+        VideoModel(
+            "sam2.1-hiera-tiny",
+            "facebook/sam2.1-hiera-tiny",
+            "de431c4043854a71d8101e17995dfe596bf101a5",
+            "sam2",
+        ),
+        VideoModel(
+            "sam2.1-hiera-small",
+            "facebook/sam2.1-hiera-small",
+            "ee5bba1d82bb8749febdf90f45e84b687142ba03",
+            "sam2",
+        ),
+        VideoModel(
+            "sam2.1-hiera-base-plus",
+            "facebook/sam2.1-hiera-base-plus",
+            "b7320756a13354e7530a63935656d35b2f91a290",
+            "sam2",
+        ),
+        VideoModel(
+            "sam2.1-hiera-large",
+            "facebook/sam2.1-hiera-large",
+            "665f8e2ad61cf5f53d65644ff27c8ee525124610",
+            "sam2",
+        ),
+        VideoModel(
+            "sam3-tracker",
+            "facebook/sam3",
+            "3c879f39826c281e95690f02c7821c4de09afae7",
+            "sam3",
+            gated=True,
+        ),
     )
 }
 # --model auto: CUDA takes the most accurate cached model, the CPU the cheapest.
@@ -127,28 +158,25 @@ def hub_reachable(timeout: float = 1.0) -> bool:
     return answered.is_set()
 
 
-def _revision(model: VideoModel) -> str:
-    return model.revision or "main"
-
-
 def cached_snapshot(name: str) -> Path | None:
-    """The cached snapshot folder of ``name`` at its revision, or None (no network)."""
-    from huggingface_hub import snapshot_download
-
+    """The cached snapshot folder of ``name`` at its revision, or None. A look at the
+    cache's own layout (``models--ORG--NAME/refs/REV`` -> ``snapshots/COMMIT``), as
+    huggingface_hub's ``local_files_only`` does, without importing it (0.3 s): ``run
+    --model auto`` asks this of every video model before the first frame."""
     m = video_model(name)
+    folder = cache_dir() / ("models--" + m.repo.replace("/", "--"))
+    revision = m.revision
+    ref = folder / "refs" / revision
     try:
-        path = Path(
-            snapshot_download(
-                m.repo,
-                revision=_revision(m),
-                local_files_only=True,
-                allow_patterns=PATTERNS,
-                cache_dir=cache_dir(),
-            )
-        )
-    except Exception:  # noqa: BLE001 - any failure to find it locally means "not cached"
+        commit = ref.read_text().strip() if ref.is_file() else revision
+    except OSError:
         return None
-    return path if (path / "config.json").is_file() else None
+    snapshot = folder / "snapshots" / commit
+    if not (snapshot / "config.json").is_file():
+        return None
+    if not any(snapshot.glob("*.safetensors")):
+        return None
+    return snapshot
 
 
 def cached_video_models() -> list[str]:
@@ -179,7 +207,7 @@ def ensure_snapshot(name: str, *, download: bool = True, progress: bool = True) 
             f"`streamseg weights download {name}` where the Hub is reachable, or pass "
             "--checkpoint DIR"
         )
-    log.warning("downloading %s (%s, revision %s) into the Hub cache", name, m.repo, _revision(m))
+    log.warning("downloading %s (%s, revision %s) into the Hub cache", name, m.repo, m.revision)
     from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
 
     if not progress:
@@ -187,7 +215,7 @@ def ensure_snapshot(name: str, *, download: bool = True, progress: bool = True) 
     try:
         folder = snapshot_download(
             m.repo,
-            revision=_revision(m),
+            revision=m.revision,
             allow_patterns=PATTERNS,
             endpoint=endpoint(),
             cache_dir=cache_dir(),
@@ -199,7 +227,7 @@ def ensure_snapshot(name: str, *, download: bool = True, progress: bool = True) 
         raise EngineError(hint) from None
     except errors.RevisionNotFoundError:
         raise EngineError(
-            f"{name}: revision {_revision(m)} of {m.repo} not found; update streamseg"
+            f"{name}: revision {m.revision} of {m.repo} not found; update streamseg"
         ) from None
     except (errors.HfHubHTTPError, OSError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -243,7 +271,7 @@ def repo_url(m: VideoModel) -> str:
 
 def list_video_weights() -> list[dict[str, object]]:
     """One row per video model, for ``streamseg weights list``: name, repo, revision
-    ("main" while unpinned), gated, and the cached snapshot's path (None: not cached)."""
+    (the pinned commit), gated, and the cached snapshot's path (None: not cached)."""
     rows = []
     for m in VIDEO_MODELS.values():
         path = cached_snapshot(m.name)
@@ -251,7 +279,7 @@ def list_video_weights() -> list[dict[str, object]]:
             {
                 "name": m.name,
                 "repo": m.repo,
-                "revision": _revision(m),
+                "revision": m.revision,
                 "gated": m.gated,
                 "path": str(path) if path else None,
             }

@@ -23,6 +23,7 @@ from streamseg.errors import EngineError  # noqa: E402
 from streamseg.types import Frame, Prompt  # noqa: E402
 
 COMMIT = "c0ffee" + "0" * 34
+TINY = hub.VIDEO_MODELS["sam2.1-hiera-tiny"].revision  # the pinned commit
 
 
 @pytest.fixture
@@ -67,13 +68,13 @@ def _same(a, b):
 def test_download_from_local_hub_then_offline(hf_home, saved, monkeypatch) -> None:
     engine, folder = saved
     with FakeHub() as server:
-        server.add("facebook/sam2.1-hiera-tiny", folder, COMMIT)
+        server.add("facebook/sam2.1-hiera-tiny", folder, TINY)
         monkeypatch.setenv("HF_ENDPOINT", server.url)
         assert hub.hub_reachable()
         assert cached_video_models() == []
         got, meta = build_video_engine("sam2.1-hiera-tiny", device="cpu", progress=False)
         assert meta["weights"]["source"] == "hub"
-        assert meta["weights"]["commit"] == COMMIT
+        assert meta["weights"]["commit"] == TINY
         assert meta["weights"]["path"].startswith(str(hf_home))
         assert any("/resolve/" in p and p.endswith("model.safetensors") for _, p in server.requests)
         assert cached_video_models() == ["sam2.1-hiera-tiny"]
@@ -158,7 +159,7 @@ def test_checkpoint_dir(tmp_path, saved) -> None:
 def test_model_table() -> None:
     assert sorted(hub.VIDEO_MODELS) == sorted(choices.VIDEO_MODELS)  # the names the CLI takes
     for m in hub.VIDEO_MODELS.values():
-        assert m.revision is None or (len(m.revision) == 40 and int(m.revision, 16) >= 0)
+        assert m.revision and len(m.revision) == 40 and int(m.revision, 16) >= 0  # pinned
     assert hub.AUTO_ORDER["cpu"][0] == "edgetam" and hub.AUTO_ORDER["cuda"][0] == "sam3-tracker"
     assert hub.DEFAULT_DOWNLOAD == {"cuda": "sam2.1-hiera-base-plus", "cpu": "edgetam"}
 
@@ -170,7 +171,7 @@ def test_weights_cli_lists_and_downloads_video_models(hf_home, saved, monkeypatc
 
     _, folder = saved
     with FakeHub() as server:
-        server.add("facebook/sam2.1-hiera-tiny", folder, COMMIT)
+        server.add("facebook/sam2.1-hiera-tiny", folder, TINY)
         server.gated.add("facebook/sam3")
         monkeypatch.setenv("HF_ENDPOINT", server.url)
         listed = CliRunner().invoke(cli, ["weights", "list"])
@@ -178,7 +179,7 @@ def test_weights_cli_lists_and_downloads_video_models(hf_home, saved, monkeypatc
         assert "sam2.1-hiera-tiny" in listed.output and "not downloaded" in listed.output
         got = CliRunner().invoke(cli, ["weights", "download", "sam2.1-hiera-tiny", "-q"])
         assert got.exit_code == 0, got.output
-        assert got.output.strip().endswith(COMMIT)
+        assert got.output.strip().endswith(TINY)
         gated = CliRunner().invoke(cli, ["weights", "download", "sam3-tracker", "-q"])
         assert gated.exit_code == 5 and "HF_TOKEN" in gated.output
         listed = CliRunner().invoke(cli, ["weights", "list"])
