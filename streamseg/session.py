@@ -188,6 +188,8 @@ class Session:
             self.stop.abort = self._abort  # type: ignore[method-assign]
         try:
             for result in self._flow():
+                if not self.frames:  # scripts/startup_time.py waits for this line
+                    log.debug("first frame processed")
                 if not sinks and self.outputs is not None:  # once the first frame is known
                     sinks.extend(self.outputs.open(self))
                 for sink in sinks:

@@ -26,6 +26,7 @@ for every frame (about 0.17 s for one iteration on a 240 x 135 crop here).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -166,6 +167,9 @@ class ClassicEngine:
 
     def __init__(self, config: ClassicConfig | None = None):
         self.config = config or ClassicConfig()
+        # OpenCV builds its Lab tables on the first conversion (0.15 s); build them now,
+        # beside the source being opened, not in the first frame's time.
+        threading.Thread(target=_build_lab_tables, name="lab-tables", daemon=True).start()
 
     def embed(self, images: Sequence[np.ndarray]) -> list[ClassicEmbedding]:
         """Nothing to precompute: each (H, W, 3) uint8 RGB image is its own embedding."""
@@ -384,3 +388,7 @@ def _resolve_overlaps(segs: list[Segmentation]) -> None:
     winner = np.argmax(post, axis=0)
     for i, s in enumerate(segs):
         s.mask[contested] = winner == i
+
+
+def _build_lab_tables() -> None:
+    cv2.cvtColor(np.zeros((1, 1, 3), np.uint8), cv2.COLOR_RGB2Lab)

@@ -6,11 +6,16 @@ where the object is but not how big it is, so GrabCut starts in a small box arou
 it and every side of the box the object still leans on moves out, until the object
 sits inside its box (sides on the frame's edge do not count: objects are often cut
 by it). Only the part connected to the positive clicks is kept. Work is done at
-reduced resolution; this runs once per prompt and may take a few hundred ms.
+reduced resolution; this runs once per prompt and may take a few hundred ms. The
+starting boxes are tried in threads (GrabCut releases the GIL, and OpenCV's random
+generator, seeded before each GrabCut, is per thread), so the result is the same as
+one after another, in about half the time on two cores.
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -81,11 +86,18 @@ def mask_from_points_box(
     if not len(pos):
         return np.zeros((h, w), bool)
     # A click gives no size: grow boxes of a few starting sizes around it, and keep the
-    # object that stands out most from its surroundings.
-    best, best_score = np.zeros((h, w), bool), -1.0
-    for start in cfg.start_boxes:
+    # object that stands out most from its surroundings (the first of equals).
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2Lab)
+
+    def candidate(start: float) -> tuple[np.ndarray, float]:
         mask = _grow_from_clicks(image, pos, neg, start, cfg)
-        score = _separation(image, mask)
+        return mask, _separation(lab, mask)
+
+    workers = max(1, min(len(cfg.start_boxes), os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grabcut") as pool:
+        found = list(pool.map(candidate, cfg.start_boxes))
+    best, best_score = np.zeros((h, w), bool), -1.0
+    for mask, score in found:
         if score > best_score:
             best, best_score = mask, score
     return best
@@ -123,9 +135,10 @@ def _grow_from_clicks(
     return mask
 
 
-def _separation(image: np.ndarray, mask: np.ndarray) -> float:
-    """How much a (H, W) bool mask stands out in colour from the ring around it: the
-    Bhattacharyya distance of their Lab histograms, in [0, 1] (-1 for an empty mask)."""
+def _separation(lab: np.ndarray, mask: np.ndarray) -> float:
+    """How much a (H, W) bool mask stands out in colour from the ring around it in the
+    (H, W, 3) Lab image: the Bhattacharyya distance of their histograms, in [0, 1]
+    (-1 for an empty mask)."""
     area = int(mask.sum())
     if area < 16:
         return -1.0
@@ -133,7 +146,6 @@ def _separation(image: np.ndarray, mask: np.ndarray) -> float:
     m8 = mask.view(np.uint8)
     grown: np.ndarray = cv2.dilate(m8, np.ones((2 * k + 1, 2 * k + 1), np.uint8))
     ring = grown & (1 - m8)
-    lab = cv2.cvtColor(image, cv2.COLOR_RGB2Lab)
     args = ([0, 1, 2], [8, 16, 16], [0, 256, 0, 256, 0, 256])
     h_in = cv2.calcHist([lab], args[0], m8, args[1], args[2])
     h_out = cv2.calcHist([lab], args[0], ring, args[1], args[2])
