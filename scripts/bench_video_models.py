@@ -28,16 +28,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from streamseg.engines.video_configs import real_architecture  # noqa: E402
 from streamseg.engines.video_model import VideoSettings, build_random  # noqa: E402
 from streamseg.types import Frame, Prompt  # noqa: E402
 
 
 def real_config(family: str):
-    import transformers
-
-    if family == "sam2":
-        return transformers.Sam2VideoConfig()
-    return transformers.EdgeTamVideoConfig(vision_config={"model_type": "edgetam_vision_model"})
+    return real_architecture("sam2.1-hiera-tiny" if family == "sam2" else "edgetam")
 
 
 def engine_of(args):

@@ -96,7 +96,11 @@ def evaluate(
     default=None,
     help="A local SAM checkpoint (.pth) [default: the cached official one].",
 )
-@click.option("--random-weights", is_flag=True, help="The named architecture, random weights.")
+@click.option(
+    "--random-weights",
+    is_flag=True,
+    help="The named architecture, random weights (sam-vit-b|l|h, sam2.1-hiera-tiny, edgetam).",
+)
 @click.option(
     "--batch-size",
     type=click.IntRange(min=0),

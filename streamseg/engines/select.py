@@ -59,7 +59,10 @@ def resolve_model(
     meta: dict[str, Any] = {"requested": name, "name": name, "weights": None}
     if name == "classic":
         if random_weights:
-            raise EngineError("--random-weights builds a SAM model; pass --model sam-vit-b|l|h")
+            raise EngineError(
+                "--random-weights builds a model with weights; pass --model sam-vit-b|l|h, "
+                "sam2.1-hiera-tiny or edgetam"
+            )
         return _classic(config, meta)
     if random_weights and name not in VIDEO_MODELS:
         if m.checkpoint:
@@ -70,7 +73,7 @@ def resolve_model(
         return _sam(config, name, None, meta, sam)
     if name in VIDEO_MODELS or (m.checkpoint and Path(m.checkpoint).is_dir()):
         if random_weights:
-            raise EngineError("--random-weights builds a SAM model; pass --model sam-vit-b|l|h")
+            return _random_video(config, name, meta)
         return _video(config, name, meta, download=download, progress=progress)
     if m.checkpoint:
         return _from_checkpoint(config, name, meta, sam)
@@ -160,6 +163,32 @@ def _video(
     if "reason" in meta and "reason" not in built:
         built["reason"] = meta["reason"]
     return engine, built
+
+
+def _random_video(config: Any, name: str, meta: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """``name``'s real architecture with seeded random weights (speed measurements)."""
+    from streamseg.engines import hub
+    from streamseg.engines.video_configs import real_architecture
+    from streamseg.engines.video_model import build_random
+
+    m = config.model
+    if m.checkpoint:
+        raise EngineError("--random-weights and --checkpoint exclude each other; pick one")
+    architecture = real_architecture(name)
+    engine = build_random(
+        hub.video_model(name).family,
+        config=architecture,
+        settings=config.video,
+        name=name,
+        device=m.device,
+        dtype=m.dtype,
+    )
+    meta["weights"] = {"source": "random", "seed": config.video.seed}
+    meta["reason"] = "random weights asked for (speed measurement; masks are meaningless)"
+    meta["device"] = str(engine.device)
+    meta["dtype"] = str(engine.dtype).replace("torch.", "")
+    meta["batch_size"] = engine.batch_size
+    return engine, meta
 
 
 def _from_checkpoint(

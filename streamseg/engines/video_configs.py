@@ -142,3 +142,30 @@ def _sam3(size: int) -> Any:
         memory_attention_feed_forward_hidden_size=64,
         **common,
     )
+
+
+# The video models whose real architecture is a transformers config class's default,
+# so that random weights of the right size can be built without the Hub.
+RANDOM_WEIGHT_MODELS = ("sam2.1-hiera-tiny", "edgetam")
+
+
+def real_architecture(name: str) -> Any:
+    """The full-size config of ``name`` (1024 px input), for random-weight speed
+    measurements: Sam2VideoConfig's defaults are SAM 2.1 Hiera-tiny's, and EdgeTAM's
+    are EdgeTamVideoConfig's with its RepViT-M1 vision model (from timm)."""
+    import transformers
+
+    if name == "sam2.1-hiera-tiny":
+        return transformers.Sam2VideoConfig()
+    if name == "edgetam":
+        vision = {"model_type": "edgetam_vision_model"}
+        config = transformers.EdgeTamVideoConfig(vision_config=vision)
+        # The library's default backbone sub-config misspells "architecture", so timm
+        # would build its default (a ResNet-50), which the neck refuses: RepViT-M1.
+        backbone: Any = config.vision_config.backbone_config  # type: ignore[union-attr]
+        backbone.architecture = "repvit_m1"
+        return config
+    raise EngineError(
+        f"--random-weights builds {' or '.join(RANDOM_WEIGHT_MODELS)} (their architectures "
+        f"are transformers' defaults) or sam-vit-b|l|h; {name} needs its weights"
+    )

@@ -29,6 +29,21 @@ def test_a_named_video_model_not_cached_offline_is_one_engine_error():
     assert "\n" not in str(error.value) and "edgetam" in str(error.value)
 
 
+def test_random_weights_build_the_real_architecture_where_it_is_known():
+    config = load_config(None, ["model.name=sam2.1-hiera-tiny", "model.device=cpu"])
+    engine, meta = select.resolve_model(config, random_weights=True)
+    assert engine.name == "sam2.1-hiera-tiny" and meta["weights"]["source"] == "random"
+    assert engine.model.config.image_size == 1024  # the real input size, not a small test config
+    assert meta["device"] == "cpu"
+    from streamseg.engines.video_configs import real_architecture
+
+    # transformers' own default names its backbone under a misspelt key (a ResNet-50 then)
+    assert real_architecture("edgetam").vision_config.backbone_config.architecture == "repvit_m1"
+    config.model.name = "sam2.1-hiera-large"
+    with pytest.raises(EngineError, match="sam2.1-hiera-large needs its weights"):
+        select.resolve_model(config, random_weights=True)
+
+
 def test_auto_offline_without_weights_is_classic_and_says_why():
     engine, meta = select.build_engine(Config())
     assert meta["name"] == "classic" and "HF_HUB_OFFLINE is set" in meta["reason"]

@@ -290,7 +290,7 @@ def test_random_weights_and_errors(home, monkeypatch):
         select.resolve_model(config)
     config.model.name = "classic"
     assert isinstance(select.resolve_model(config)[0], ClassicEngine)
-    with pytest.raises(EngineError, match="--random-weights builds a SAM model"):
+    with pytest.raises(EngineError, match="--random-weights builds a model with weights"):
         select.resolve_model(config, random_weights=True)
 
 
