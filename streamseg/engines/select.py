@@ -155,7 +155,7 @@ def _video(
         m.device,
         m.dtype,
         m.checkpoint,
-        config.video,
+        _video_settings(config),
         download=download,
         progress=progress,
     )
@@ -163,6 +163,16 @@ def _video(
     if "reason" in meta and "reason" not in built:
         built["reason"] = meta["reason"]
     return engine, built
+
+
+def _video_settings(config: Any) -> Any:
+    """The video section, with ``--batch-size`` (model.batch_size) as the vision
+    encoder's batch unless video.batch_size sets one itself."""
+    import dataclasses
+
+    if config.model.batch_size and not config.video.batch_size:
+        return dataclasses.replace(config.video, batch_size=config.model.batch_size)
+    return config.video
 
 
 def _random_video(config: Any, name: str, meta: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -178,7 +188,7 @@ def _random_video(config: Any, name: str, meta: dict[str, Any]) -> tuple[Any, di
     engine = build_random(
         hub.video_model(name).family,
         config=architecture,
-        settings=config.video,
+        settings=_video_settings(config),
         name=name,
         device=m.device,
         dtype=m.dtype,

@@ -30,11 +30,13 @@ def test_a_named_video_model_not_cached_offline_is_one_engine_error():
 
 
 def test_random_weights_build_the_real_architecture_where_it_is_known():
-    config = load_config(None, ["model.name=sam2.1-hiera-tiny", "model.device=cpu"])
+    overrides = ["model.name=sam2.1-hiera-tiny", "model.device=cpu", "model.batch_size=3"]
+    config = load_config(None, overrides)
     engine, meta = select.resolve_model(config, random_weights=True)
     assert engine.name == "sam2.1-hiera-tiny" and meta["weights"]["source"] == "random"
     assert engine.model.config.image_size == 1024  # the real input size, not a small test config
     assert meta["device"] == "cpu"
+    assert engine.batch_size == meta["batch_size"] == 3  # --batch-size is the encoder's batch
     from streamseg.engines.video_configs import real_architecture
 
     # transformers' own default names its backbone under a misspelt key (a ResNet-50 then)
