@@ -466,14 +466,14 @@ def test_a_complete_run_into_a_stdout_pipe_nobody_reads_ends(tmp_path):
 
 
 def test_the_classic_engine_runs_without_importing_torch(tmp_path):
-    """``--model auto`` without SAM weights and ``classic``: no torch, diffusers or
-    transformers (seconds of start-up, and frames lost on a live stream)."""
+    """``--model auto`` without weights and ``classic``: no torch, diffusers,
+    transformers or huggingface_hub (seconds of start-up, frames lost on a live stream)."""
     path = tmp_path / "clip.mp4"
     disc_video(path, n=3)
     code = (
         "import sys; from streamseg.cli import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "heavy = ('torch', 'diffusers', 'transformers', 'segment_anything')\n"
+        "heavy = ('torch', 'diffusers', 'transformers', 'segment_anything', 'huggingface_hub')\n"
         "print('HEAVY', ' '.join(m for m in heavy if m in sys.modules))"
     )
     for model in ("auto", "classic"):
