@@ -19,6 +19,13 @@ from streamseg.cli.common import guarded, setup_logging
     help="mask: the frame-0 annotation is given; click: one click at its most interior point.",
 )
 @click.option("--model", default="classic", metavar="NAME", help="Engine.")
+@click.option(
+    "--checkpoint",
+    type=click.Path(),
+    default=None,
+    help="A local SAM checkpoint (.pth), or a video model's folder (save_pretrained) "
+    "[default: none].",
+)
 @click.option("--sequences", default=None, help="Comma-separated sequence names [default: all].")
 @click.option(
     "--config",
@@ -46,6 +53,7 @@ def evaluate(
     root: Path,
     init: str,
     model: str,
+    checkpoint: str | None,
     sequences: str | None,
     config_path: str | None,
     overrides: tuple[str, ...],
@@ -61,6 +69,8 @@ def evaluate(
 
         config = load_config(config_path, overrides)
         set_value(config, "model.name", model)
+        if checkpoint:
+            set_value(config, "model.checkpoint", checkpoint)
         names = [s.strip() for s in sequences.split(",") if s.strip()] if sequences else None
         rows = run_eval(root, names, init=init, config=config)
         click.echo(f"{'sequence':<20}{'frames':>7}{'J':>8}{'F':>8}{'J&F':>8}{'fps':>8}")
@@ -92,9 +102,10 @@ def evaluate(
 @click.option("--model", default="sam-vit-b", metavar="NAME", help="Engine.")
 @click.option(
     "--checkpoint",
-    type=click.Path(dir_okay=False),
+    type=click.Path(),
     default=None,
-    help="A local SAM checkpoint (.pth) [default: the cached official one].",
+    help="A local SAM checkpoint (.pth), or a video model's folder (save_pretrained) "
+    "[default: the cached official weights].",
 )
 @click.option(
     "--random-weights",

@@ -109,7 +109,7 @@ def run_sequence(
     from streamseg.session import Session
 
     config = config or Config()
-    if config.model.name == "auto":
+    if config.model.name == "auto" and not config.model.checkpoint:
         config = dataclasses.replace(
             config, model=dataclasses.replace(config.model, name="classic")
         )
