@@ -18,13 +18,14 @@ shrinks the arrays back to ``frames_written`` before the error goes on.
 is added mid-stream; earlier frames read as absent for it.
 
 The attributes summarise each object's prompts (how many, the frames, the first
-few); the whole history is ``prompts.json`` beside the arrays (written atomically).
+few); the whole history is the attributes of the ``prompt_history`` group inside the
+store (zarr writes them atomically; a file of another kind there would make zarr and
+xarray warn that it is not part of the hierarchy).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -53,7 +54,8 @@ DIMS = {
     "gaze_valid": ("t",),
     "object": ("object",),
 }
-SUMMARY_PROMPTS = 4  # prompts per object kept in the attributes (the rest: prompts.json)
+SUMMARY_PROMPTS = 4  # prompts per object kept in the attributes (all: the history group)
+HISTORY = "prompt_history"  # the group whose attributes hold every object's prompts
 SUMMARY_POINTS = 16  # points per prompt kept there
 SUMMARY_OBJECTS = 64  # beyond this many objects, the attributes keep counts only
 
@@ -89,7 +91,7 @@ class ZarrSink(SinkBase):
         self.chunk_frames = chunk_frames
         self.flush_seconds = flush_seconds
         self.flushed = time.monotonic()
-        self._history = ""  # prompts.json as last written
+        self._history = ""  # the prompt history as last written
         self.stats = stats
         self.gaze = gaze
         self.buffer: list[FrameResult] = []
@@ -253,21 +255,12 @@ class ZarrSink(SinkBase):
         )
 
     def _write_history(self, known: dict[int, dict]) -> None:
-        """Every object's whole prompt history to prompts.json, when it changed."""
-        text = json.dumps([known[i] for i in sorted(known)])
+        """Every object's whole prompt history to the prompt_history group, when it changed."""
+        history = [known[i] for i in sorted(known)]
+        text = json.dumps(history)
         if text == self._history:
             return
-        if isinstance(self.path, Path):
-            target = self.path / "prompts.json"
-            partial = target.with_suffix(".json.partial")
-            partial.write_text(text)
-            os.replace(partial, target)  # a reader or a crash sees the old file or the new one
-        else:  # object storage: one PUT, which is atomic there
-            from zarr.core.buffer import default_buffer_prototype
-            from zarr.core.sync import sync
-
-            data = default_buffer_prototype().buffer.from_bytes(text.encode())
-            sync(self.path.set("prompts.json", data))
+        self.group.require_group(HISTORY).attrs.put({"objects": history})
         self._history = text
 
     def close(self, complete: bool) -> None:
@@ -298,5 +291,5 @@ def _summary(described: dict[str, Any], detail: bool = True) -> dict[str, Any]:
         "first_frame": min(frames, default=None),
         "last_frame": max(frames, default=None),
         "prompts": shown,
-        "history": "prompts.json",
+        "history": HISTORY,
     }

@@ -1,3 +1,4 @@
+import warnings
 from fractions import Fraction
 
 import av
@@ -191,11 +192,25 @@ def test_xarray_opens_the_store_with_named_dimensions(tmp_path):
     for t, r in enumerate(rs):  # gaze on even frames only
         gaze = np.array([t, 2 * t], np.float32) if t % 2 == 0 else None
         rs[t] = dataclasses.replace(r, frame=dataclasses.replace(r.frame, gaze=gaze))
-    sink = ZarrSink(tmp_path / "m.zarr", {"source": {"uri": "x"}}, chunk_frames=4, gaze=True)
+    prompts = [{"frame": t, "points": [[1, t]]} for t in range(0, 10, 2)]  # more than the summary
+    history = {1: {"id": 1, "name": "disc", "prompts": prompts}, 2: {"id": 2, "prompts": []}}
+    sink = ZarrSink(
+        tmp_path / "m.zarr",
+        {"source": {"uri": "x"}},
+        objects=lambda: history,
+        chunk_frames=4,
+        gaze=True,
+    )
     for r in rs:
         sink.write(r)
     sink.close(complete=True)
-    ds = xr.open_zarr(tmp_path / "m.zarr", consolidated=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing in the store that zarr or xarray frowns on
+        ds = xr.open_zarr(tmp_path / "m.zarr", consolidated=False)
+        group = zarr.open_group(str(tmp_path / "m.zarr"), mode="r")
+        assert sorted(group.group_keys()) == ["prompt_history"]
+    assert group["prompt_history"].attrs["objects"][0]["prompts"] == prompts  # the whole history
+    assert group.attrs["objects"][0]["history"] == "prompt_history"
     assert ds["masks"].dims == ("t", "object", "y", "x")
     assert ds["scores"].dims == ds["present"].dims == ("t", "object")
     assert ds["boxes"].dims == ("t", "object", "coord")
