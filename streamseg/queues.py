@@ -290,7 +290,7 @@ class ThreadedSink(SinkBase):
             self._closed = True
         if not self._finish(_Close(complete)):
             if self._deadline is not None and time.monotonic() > self._deadline:
-                log.warning(
+                log.error(  # frames processed but not saved: said even with --quiet
                     "the %s output was still writing when the run had to stop; it was left "
                     "as it was (the videos play up to their last whole second, the masks "
                     "hold the frames frames_written counts)",

@@ -22,6 +22,11 @@ def setup_logging(quiet: bool, debug: bool) -> None:
     """Info and warnings on stderr; ``--quiet``: errors only; ``--debug``: everything."""
     level = logging.DEBUG if debug else logging.ERROR if quiet else logging.INFO
     logging.basicConfig(level=level, format="streamseg: %(message)s", stream=sys.stderr)
+    # streamseg runs no event loop of its own; zarr's does, and when a read fails it
+    # leaves sibling tasks that asyncio reports as "destroyed but pending" at exit: noise
+    # after the one error line the user gets.
+    if not debug:
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 
 
 GRACE = 0.8  # seconds a run may take to stop between frames before its outputs are closed

@@ -38,7 +38,7 @@ from harness import (
 )
 from serve import serve_bytes
 
-LONG = 600  # frames of the long clip (25 s): no run here reaches its end
+LONG = 1800  # frames of the long clip (75 s; ~35 s of work at 50 frames/s): no run ends it
 
 
 def long_clip(work: Path) -> Path:
@@ -99,7 +99,7 @@ def kill_9_mid_run(work: Path) -> None:
     def read() -> None:  # the progress bar: what the run has reported done, and when
         assert proc.stderr is not None
         for chunk in iter(lambda: proc.stderr.read1(4096), b""):
-            for count in re.findall(rb"(\d+)/600", chunk):
+            for count in re.findall(rb"(\d+)/%d" % LONG, chunk):
                 seen.append((time.monotonic(), int(count)))
 
     reader = threading.Thread(target=read, daemon=True)
