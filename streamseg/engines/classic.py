@@ -168,8 +168,10 @@ class ClassicEngine:
     def __init__(self, config: ClassicConfig | None = None):
         self.config = config or ClassicConfig()
         # OpenCV builds its Lab tables on the first conversion (0.15 s); build them now,
-        # beside the source being opened, not in the first frame's time.
-        threading.Thread(target=_build_lab_tables, name="lab-tables", daemon=True).start()
+        # beside the source being opened, not in the first frame's time. Not a daemon:
+        # a run that fails at once must not exit while the thread is inside OpenCV
+        # (C++ then aborts the process: exit -6 instead of the error's own code).
+        threading.Thread(target=_build_lab_tables, name="lab-tables").start()
 
     def embed(self, images: Sequence[np.ndarray]) -> list[ClassicEmbedding]:
         """Nothing to precompute: each (H, W, 3) uint8 RGB image is its own embedding."""
