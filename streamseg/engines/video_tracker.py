@@ -38,6 +38,7 @@ import numpy as np
 
 from streamseg.engines import video_step as vs
 from streamseg.errors import UsageError
+from streamseg.track.prompted import PromptedTracks
 from streamseg.types import Frame, FrameResult, Prompt, mask_box
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ class VideoTrack:
     memory: dict[str, dict[int, dict[str, Any]]] = field(default_factory=_empty_memory)
 
 
-class VideoTracker:
+class VideoTracker(PromptedTracks):
     """Streaming tracker on a VideoEngine (see the module docstring)."""
 
     def __init__(self, engine: Any, settings: Any) -> None:
@@ -79,33 +80,22 @@ class VideoTracker:
         cfg = self.model.config
         self.num_maskmem = int(cfg.num_maskmem)
         self.max_pointers = int(cfg.max_object_pointers_in_encoder)
+        super().__init__()
         self._tracks: dict[int, VideoTrack] = {}
-        self._pending: list[Prompt] = []
         self._prev_index: int | None = None
 
     # -- the Tracker interface --------------------------------------------------------
 
-    @property
-    def objects(self) -> list[int]:
-        """Object ids, in the order they were first prompted (never shrinks)."""
-        return list(self._tracks)
+    def _new_track(self, object_id: int, name: str | None) -> VideoTrack:
+        return VideoTrack(object_id, name=name)
+
+    def _reprompted(self, track: VideoTrack) -> None:
+        if track.status == REMOVED:
+            track.status = PENDING  # starts afresh at its frame
 
     def track(self, object_id: int) -> VideoTrack:
         """The state of one object."""
         return self._tracks[object_id]
-
-    def add_prompts(self, prompts: list[Prompt]) -> None:
-        """Queue prompts; each applies at ``prompt.frame`` (or the next frame seen)."""
-        for p in prompts:
-            if not isinstance(p, Prompt):
-                raise UsageError(f"add_prompts: expected Prompt objects, got {type(p).__name__}")
-            if p.object_id not in self._tracks:
-                self._tracks[p.object_id] = VideoTrack(p.object_id, name=p.name)
-            elif p.name:
-                self._tracks[p.object_id].name = p.name
-            if self._tracks[p.object_id].status == REMOVED:
-                self._tracks[p.object_id].status = PENDING  # starts afresh at its frame
-            self._pending.append(p)
 
     def remove_object(self, object_id: int) -> None:
         """Stop tracking an object: its memory and queued prompts are dropped; its id

@@ -40,6 +40,7 @@ from streamseg.flow import FlowEstimator, FlowField
 from streamseg.track.confidence import frame_score, prior_iou
 from streamseg.track.points import fix_points
 from streamseg.track.prior import object_prior
+from streamseg.track.prompted import PromptedTracks
 from streamseg.track.reacquire import reacquire_prompt, search, store_reacquired
 from streamseg.track.state import (
     CARRIED,
@@ -73,7 +74,7 @@ __all__ = [
 ]
 
 
-class Tracker:
+class Tracker(PromptedTracks):
     """Tracks every prompted object through a stream of frames with one engine."""
 
     def __init__(self, engine: Engine, config: TrackerConfig | None = None):
@@ -81,30 +82,17 @@ class Tracker:
         self.config = config or TrackerConfig()
         c = self.config
         self._flow = FlowEstimator(c.flow_scale, c.flow_preset, c.flow_consistency, c.flow_max_side)
+        super().__init__()
         self._tracks: dict[int, ObjectTrack] = {}
-        self._pending: list[Prompt] = []
         self._prev_gray: np.ndarray | None = None
         self._prev_index: int | None = None
 
-    @property
-    def objects(self) -> list[int]:
-        """Object ids, in the order they were first prompted (grows, never shrinks)."""
-        return list(self._tracks)
+    def _new_track(self, object_id: int, name: str | None) -> ObjectTrack:
+        return ObjectTrack(object_id, name=name)
 
     def track(self, object_id: int) -> ObjectTrack:
         """The state of one object."""
         return self._tracks[object_id]
-
-    def add_prompts(self, prompts: list[Prompt]) -> None:
-        """Queue prompts; each applies at ``prompt.frame`` (or the next frame seen)."""
-        for p in prompts:
-            if not isinstance(p, Prompt):
-                raise UsageError(f"add_prompts: expected Prompt objects, got {type(p).__name__}")
-            if p.object_id not in self._tracks:
-                self._tracks[p.object_id] = ObjectTrack(p.object_id, name=p.name)
-            elif p.name:
-                self._tracks[p.object_id].name = p.name
-            self._pending.append(p)
 
     def remove_object(self, object_id: int) -> None:
         """Stop tracking an object: its state and queued prompts are dropped and it is
