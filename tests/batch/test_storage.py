@@ -52,36 +52,13 @@ def test_run_info_export_with_an_s3_out(tmp_path: Path, s3_endpoint: str, bucket
     clip = tmp_path / "d.mp4"
     disc_video(clip, n=20, width=96, height=64)
     url, option = f"s3://{bucket}/single", f"endpoint_url={s3_endpoint}"
-    run = streamseg(
-        "run",
-        clip,
-        "--model",
-        "classic",
-        "--prompt",
-        "12,32",
-        "--out",
-        url,
-        "--storage-option",
-        option,
-        "-q",
-    )
+    args = ("run", clip, "--model", "classic", "--prompt", "12,32", "--out", url)
+    run = streamseg(*args, "--storage-option", option, "-q")
     assert run.returncode == 0, run.stderr
     info = streamseg("info", url, "--storage-option", option, "--json")
     assert info.returncode == 0, info.stderr
     assert '"frames": 20' in info.stdout and '"complete": true' in info.stdout
-    again = streamseg(
-        "run",
-        clip,
-        "--model",
-        "classic",
-        "--prompt",
-        "12,32",
-        "--out",
-        url,
-        "--storage-option",
-        option,
-        "-q",
-    )
+    again = streamseg(*args, "--storage-option", option, "-q")
     assert again.returncode == 4 and "already holds masks.zarr, overlay.mp4" in again.stderr
     export = streamseg("export", url, "--dest", tmp_path / "png", "--storage-option", option)
     assert export.returncode == 0, export.stderr
