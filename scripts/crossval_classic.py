@@ -54,11 +54,10 @@ def code_hash() -> str:
 
 def run_one(root: str, seq: str, init: str, setting: tuple[str, ...]) -> dict:
     """Track ``seq`` from its frame-0 prompt under ``setting``; per-frame scores."""
-    from streamseg.pipeline import segment
-
     from streamseg.config import load_config
     from streamseg.eval.davis import _files, first_prompt, read_annotation
     from streamseg.eval.metrics import boundary_f, jaccard
+    from streamseg.session import segment
 
     config = load_config(None, list(setting))
     if config.model.name == "auto":
@@ -66,7 +65,15 @@ def run_one(root: str, seq: str, init: str, setting: tuple[str, ...]) -> dict:
     jpgs, pngs = _files(Path(root), seq)
     gts = [read_annotation(p) for p in pngs]
     start = time.perf_counter()
-    results = list(segment(str(jpgs[0].parent), [first_prompt(gts[0], init)], config=config))
+    if init.startswith("click") and init != "click":  # clickN: N clicks spread inside
+        from streamseg.track.points import interior_points
+        from streamseg.types import Prompt
+
+        k = int(init[len("click") :])
+        prompt = Prompt(1, 0, points=interior_points(gts[0], k), labels=np.ones(k, np.int32))
+    else:
+        prompt = first_prompt(gts[0], init)
+    results = list(segment(str(jpgs[0].parent), [prompt], config=config))
     seconds = time.perf_counter() - start
     preds = [r.masks[0] for r in results]
     # Frames 1 .. T-2, as the DAVIS protocol (streamseg.eval.metrics.score_sequence).
@@ -193,7 +200,13 @@ def report(
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("root", help="DAVIS-layout folder (JPEGImages/480p, Annotations/480p)")
-    ap.add_argument("--init", nargs="+", default=["mask", "click"], choices=["mask", "click"])
+    ap.add_argument(
+        "--init",
+        nargs="+",
+        default=["mask", "click"],
+        choices=["mask", "click", "click3", "click5"],
+        help="frame-0 prompt: the mask, one click, or 3 / 5 clicks spread inside the object",
+    )
     ap.add_argument("--grid", action="append", default=[], help="KEY=V1,V2,... (repeatable)")
     ap.add_argument(
         "--setting",

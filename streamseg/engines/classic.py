@@ -18,10 +18,9 @@ guide, so the 0.5 level set settles on image edges), thresholds it at full
 resolution, keeps the connected parts the prior supports, and falls back to the
 prior when the result departs too far from it (a colour model gone wrong). Its
 score is the answer's IoU with the carried mask times how decided the posterior is
-off the boundary (halved when it fell back to the prior); the tracker turns these
-per-frame scores into a track confidence (streamseg/track/confidence.py). Objects
-that claim the same pixel get it by the higher posterior. GrabCut itself is too slow
-for every frame (about 0.17 s for one iteration on a 240 x 135 crop here).
+off the boundary (halved when it fell back to the prior); on a first frame from
+clicks, how clearly the object stands out. The tracker makes a track's score of
+these (streamseg/track/confidence.py). A contested pixel goes to the higher posterior.
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ from streamseg.engines.classic_colour import (
     locate_colour,
     quantise,
 )
-from streamseg.engines.classic_init import InitConfig, mask_from_points_box
+from streamseg.engines.classic_init import InitConfig, mask_from_points_box, separation
 from streamseg.engines.classic_local import local_colour_llr
 from streamseg.errors import EngineError, UsageError
 
@@ -222,16 +221,21 @@ class ClassicEngine:
                 image, prompt.points, prompt.labels, prompt.box, self.config.init
             )
             first = self._finish(image, mask, mask.astype(np.float32), 0.0, None)
-            if not mask.any() or self.config.init_snap <= 0:
+            if not mask.any():
                 return first
-            # GrabCut ran at low resolution: snap its mask to the edges at full detail,
-            # with the colour model it implies.
-            prior = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), self.config.init_snap)
-            again = ObjectPrompt(
-                prompt.points, prompt.labels, mask=prior, appearance=first.appearance
-            )
-            snapped = self._refine(image, again)
-            return self._finish(image, snapped.mask, snapped.logits, 0.8, None)
+            posterior = mask.astype(np.float32)
+            if self.config.init_snap > 0:
+                # GrabCut ran at low resolution: snap to the edges at full detail.
+                prior = cv2.GaussianBlur(posterior, (0, 0), self.config.init_snap)
+                again = ObjectPrompt(
+                    prompt.points, prompt.labels, mask=prior, appearance=first.appearance
+                )
+                snapped = self._refine(image, again)
+                mask, posterior = snapped.mask, np.asarray(snapped.logits, np.float32)
+            # Score: how clearly it stands out in colour (sqrt of the Bhattacharyya
+            # distance to its surroundings); later scores are scaled by it (tracker).
+            score = np.sqrt(max(0.0, separation(cv2.cvtColor(image, cv2.COLOR_RGB2Lab), mask)))
+            return self._finish(image, mask, posterior, float(score), None)
         return self._refine(image, prompt)
 
     def _finish(

@@ -6,15 +6,18 @@ A track goes wrong slowly (drift) or at once (a jump to another region), so the
 tracker's score combines
 
 - the track's confidence, a running mean of the engine's per-frame scores (errors
-  accumulate: a track that was unsure a while ago is still suspect), started at
-  the first frame's score, and
+  accumulate: a track that was unsure a while ago is still suspect), started at 1,
+  and
 - this frame's agreement with the prior: the IoU of the answer with the mask the
   motion carried over (its 0.5 level set), or the engine's own score if lower.
   Below ``score_jump`` the confidence falls in proportion: a sudden jump lowers it
   at once, and it recovers only as the running mean does.
 
-When the score falls below ``lost_score`` the object is treated as out of sight
-(absent, re-acquisition looks for it).
+The score reported is that confidence times the engine's score on the object's
+first frame (``ObjectTrack.start``): a track is no more trustworthy than its start
+(a click that found only part of the object, or found it unclearly, scores lower all
+along). When the confidence falls below ``lost_score`` the object is clearly lost and
+treated as out of sight (absent, re-acquisition looks for it).
 """
 
 from __future__ import annotations

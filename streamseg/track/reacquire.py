@@ -90,8 +90,9 @@ def store_reacquired(tr: ObjectTrack, seg: Any, min_px: int, c: Any) -> None:
             tr.status, tr.extent, tr.motion = LOST, None, None
         return
     log.info("object %s re-acquired (score %.2f)", tr.object_id, float(seg.score))
-    tr.logits, tr.score = seg.logits, float(seg.score)
-    tr.confidence = float(np.clip(tr.score, 0.0, 1.0))
+    tr.logits = seg.logits
+    tr.confidence = float(np.clip(seg.score, 0.0, 1.0))
+    tr.score = tr.start * tr.confidence
     if seg.appearance is not None:
         tr.appearance = seg.appearance
     tr.status, tr.mask, tr.box, tr.hidden_for = REACQUIRED, mask, mask_box(mask), 0

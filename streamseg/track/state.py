@@ -25,6 +25,9 @@ class ObjectTrack:
     still looked for where it went), "lost" (searched for by appearance only) or
     "removed". score: the confidence of the last answer (0 while out of sight);
     confidence: the running mean of the engine's scores (streamseg/track/confidence.py);
+    start: the engine's score on the frame the object was started (how clearly it was
+        found: a click on part of an object scores lower); every later score is the
+        confidence times it.
     grow_left: frames on which motion may still extend its mask.
     extent: (H, W) float32 in [0, 1], where the object is, hidden parts included,
         fading with time; motion: (2, 3) its last overall motion; hidden_for: frames
@@ -45,6 +48,7 @@ class ObjectTrack:
     box: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
     score: float = 0.0
     confidence: float = 1.0
+    start: float = 1.0
     grow_left: int = 0
     extent: np.ndarray | None = None
     motion: np.ndarray | None = None

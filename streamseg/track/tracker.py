@@ -261,13 +261,15 @@ class Tracker(PromptedTracks):
         mask = np.asarray(seg.mask, bool)
         c = self.config
         tr.logits = seg.logits
-        if prior is None:  # a fresh start: the engine's score is the confidence
-            tr.confidence = tr.score = float(np.clip(seg.score, 0.0, 1.0))
+        if prior is None:  # a fresh start: the engine's score says how clearly it was found
+            tr.start = tr.score = float(np.clip(seg.score, 0.0, 1.0))
+            tr.confidence = 1.0
         else:
             jump = prior_iou(mask, prior)
-            tr.confidence, tr.score = frame_score(
+            tr.confidence, score = frame_score(
                 tr.confidence, float(seg.score), jump, c.score_rate, c.score_jump
             )
+            tr.score = tr.start * score
         area = int(mask.sum())
         # An answer mostly away from where the object can be is something else.
         elsewhere = (
@@ -277,7 +279,7 @@ class Tracker(PromptedTracks):
         )
         # A sliver left of an object that was many times bigger a moment ago is more
         # likely a tracking error than the object: count it as out of sight too.
-        unsure = prior is not None and tr.score < c.lost_score
+        unsure = prior is not None and tr.confidence < c.lost_score
         if elsewhere or unsure or area < max(min_px, c.min_area_ratio * tr.peak_area):
             # Not visible: drop the mask so nothing carries it onto something else, but
             # keep the extent a while, as the object may come out from behind something.
