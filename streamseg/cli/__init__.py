@@ -8,6 +8,9 @@ and exit with 130. Each command lives in its own module of this package.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import os
 import sys
 
 import click
@@ -33,6 +36,28 @@ for command in (run, info, export, evaluate, bench, weights, batch):
 
 def main() -> None:
     """Console entry point: click's own usage errors also become one line and exit 2."""
+    try:
+        _main()
+    except SystemExit as done:
+        if isinstance(done.code, int) and done.code != 0:
+            _leave(done.code)
+        raise
+
+
+def _leave(code: int) -> None:
+    """Exit with an error code, past the interpreter's shutdown: the outputs are closed
+    by now, but a C++ library's static destructors may still trip over a thread left
+    inside it (OpenCV then aborts: exit -6 instead of the error's own code). Python's
+    exit handlers (a local Ray instance's shutdown among them) still run."""
+    with contextlib.suppress(Exception):
+        atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+def _main() -> None:
     try:
         cli.main(prog_name="streamseg", standalone_mode=False)
     except click.exceptions.Abort:
