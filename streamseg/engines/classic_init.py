@@ -146,7 +146,7 @@ def _grow_from_clicks(
     neg: np.ndarray,
     start: float,
     cfg: InitConfig,
-    lab: np.ndarray | None = None,
+    lab: np.ndarray,
 ) -> np.ndarray:
     """GrabCut from a box of side ``start`` x the frame's shorter side around the
     clicks, moving out each side the object still leans on. (H, W) bool mask."""
@@ -154,7 +154,7 @@ def _grow_from_clicks(
     half = max(start * min(h, w), 1.25 * float(np.ptp(pos, axis=0).max(initial=0))) / 2
     cx, cy = pos.mean(axis=0)
     x0, y0, x1, y1 = cx - half, cy - half, cx + half, cy + half
-    mask = np.zeros((h, w), bool)
+    mask, stands_out = np.zeros((h, w), bool), -1.0
     for _ in range(cfg.grow_steps):
         rect = (max(0, int(x0)), max(0, int(y0)), min(w, int(x1) + 1), min(h, int(y1) + 1))
         m = max(8, int(0.1 * max(rect[2] - rect[0], rect[3] - rect[1])))
@@ -168,9 +168,11 @@ def _grow_from_clicks(
         if not found.any():
             break
         # Grown, it must stand out at least as well: else it leaked.
-        check = cfg.grow_check and mask.any()
-        if check and lab is not None and separation(lab, found) < separation(lab, mask):
-            break
+        if cfg.grow_check:
+            now = separation(lab, found)
+            if mask.any() and now < stands_out:
+                break
+            stands_out = now
         mask = found
         touched = _touched_sides(mask, window, (w, h), cfg.edge_touch)
         if not any(touched):
