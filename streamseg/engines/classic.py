@@ -13,8 +13,9 @@ to the prior's logit
 - optionally (``local_weight``), local colour models along the boundary: the colour
   just inside against just outside the carried mask (streamseg/engines/classic_local.py),
 
-then smooths the posterior with an edge-aware guided filter (the image is the
-guide, so the 0.5 level set settles on image edges), thresholds it at full
+then smooths the posterior with an edge-aware guided filter (the colour image is the
+guide, so the 0.5 level set settles on image edges, also between colours of one
+brightness: streamseg/engines/guided_filter.py), thresholds it at full
 resolution, keeps the connected parts the prior supports, and falls back to the
 prior when the result departs too far from it (a colour model gone wrong). Its
 score is the answer's IoU with the carried mask times how decided the posterior is
@@ -43,6 +44,7 @@ from streamseg.engines.classic_colour import (
 )
 from streamseg.engines.classic_init import InitConfig, mask_from_points_box, separation
 from streamseg.engines.classic_local import local_colour_llr
+from streamseg.engines.guided_filter import guided_filter_colour, guided_filter_grey
 from streamseg.errors import EngineError, UsageError
 
 
@@ -59,6 +61,10 @@ class ClassicConfig:
     fg_rate, bg_rate: per-frame update rates of the object / background histograms.
     anchor: share of the first frame's object histogram kept in the object model.
     guide_radius, guide_eps: guided filter radius (work pixels) and regulariser.
+    guide_colour: the guided filter's guide is the colour image, not its grey
+        (streamseg/engines/guided_filter.py).
+    guide_subsample: the colour guided filter fits its local models on a grid this
+        many times coarser (speed; the edges stay at full detail).
     max_growth, max_shrink: area ratio vs the prior beyond which the result is pulled
         back to the prior.
     support: prior value from which a pixel may be the object (crop, kept parts).
@@ -94,6 +100,8 @@ class ClassicConfig:
     anchor: float = 0.5
     guide_radius: int = 4
     guide_eps: float = 1e-3
+    guide_colour: bool = True
+    guide_subsample: int = 2
     max_growth: float = 1.6
     max_shrink: float = 0.6
     support: float = 0.25
@@ -126,25 +134,6 @@ class ClassicEmbedding:
     """The classic engine's per-frame 'embedding': the (H, W, 3) uint8 RGB frame itself."""
 
     image: np.ndarray
-
-
-def _guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """Edge-aware smoothing of (h, w) float32 ``src`` by a (h, w) float32 guide in [0, 1].
-
-    He et al.'s guided filter (grey guide): locally ``q = a * guide + b``, so edges
-    of the output follow edges of the guide.
-    """
-    k = (2 * radius + 1, 2 * radius + 1)
-
-    def box(x: np.ndarray) -> np.ndarray:
-        return cv2.boxFilter(x, -1, k, borderType=cv2.BORDER_REFLECT)
-
-    mean_i, mean_p = box(guide), box(src)
-    cov = box(guide * src) - mean_i * mean_p
-    var = box(guide * guide) - mean_i * mean_i
-    a = cov / (var + eps)
-    b = mean_p - a * mean_i
-    return box(a) * guide + box(b)
 
 
 def _crop_box(mask: np.ndarray, cfg: ClassicConfig) -> tuple[int, int, int, int] | None:
@@ -317,9 +306,16 @@ class ClassicEngine:
             local = local_colour_llr(rgb, p, cfg.local_radius, cfg.local_clip)
             logit = logit + cfg.local_weight * local
         post = 1.0 / (1.0 + np.exp(-logit))
-        guide = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-        if cfg.guide_radius > 0:
-            post = _guided_filter(guide, post.astype(np.float32), cfg.guide_radius, cfg.guide_eps)
+        if cfg.guide_radius > 0 and cfg.guide_colour:
+            guide = rgb.astype(np.float32) / 255.0
+            post = guided_filter_colour(
+                guide, post.astype(np.float32), cfg.guide_radius, cfg.guide_eps, cfg.guide_subsample
+            )
+        elif cfg.guide_radius > 0:
+            guide = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+            post = guided_filter_grey(
+                guide, post.astype(np.float32), cfg.guide_radius, cfg.guide_eps
+            )
 
         full = cv2.resize(post, (cw, ch), interpolation=cv2.INTER_LINEAR)
         crop_mask = _keep_supported(full > 0.5, support[y0:y1, x0:x1], cfg.min_keep)
