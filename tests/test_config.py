@@ -73,6 +73,7 @@ def test_default_yaml_matches_the_code():
         "tracker.flow_scale=0",
         "tracker.flow_preset=slowest",
         "classic.margin=-1",
+        "classic.guide_subsample=0",
         "classic.init.work_size=4",
         "tracker.prior.clip=.nan",
         "gaze.mode=stare",

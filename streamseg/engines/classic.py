@@ -127,6 +127,11 @@ class ClassicConfig:
         check_numbers(self, "classic", signed=())
         if self.work_size < 16 or self.locate_size < 16:
             raise UsageError("classic.work_size and classic.locate_size must be 16 or more")
+        if self.guide_subsample < 1:
+            raise UsageError(
+                f"classic.guide_subsample is {self.guide_subsample}; give 1 (fit at full "
+                "resolution) or more"
+            )
 
 
 @dataclass
@@ -305,17 +310,14 @@ class ClassicEngine:
         if cfg.local_weight > 0 and core.any():
             local = local_colour_llr(rgb, p, cfg.local_radius, cfg.local_clip)
             logit = logit + cfg.local_weight * local
-        post = 1.0 / (1.0 + np.exp(-logit))
+        post = (1.0 / (1.0 + np.exp(-logit))).astype(np.float32)
         if cfg.guide_radius > 0 and cfg.guide_colour:
             guide = rgb.astype(np.float32) / 255.0
-            post = guided_filter_colour(
-                guide, post.astype(np.float32), cfg.guide_radius, cfg.guide_eps, cfg.guide_subsample
-            )
+            r, eps = cfg.guide_radius, cfg.guide_eps
+            post = guided_filter_colour(guide, post, r, eps, cfg.guide_subsample)
         elif cfg.guide_radius > 0:
             guide = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-            post = guided_filter_grey(
-                guide, post.astype(np.float32), cfg.guide_radius, cfg.guide_eps
-            )
+            post = guided_filter_grey(guide, post, cfg.guide_radius, cfg.guide_eps)
 
         full = cv2.resize(post, (cw, ch), interpolation=cv2.INTER_LINEAR)
         crop_mask = _keep_supported(full > 0.5, support[y0:y1, x0:x1], cfg.min_keep)

@@ -47,3 +47,39 @@ def test_the_colour_guide_snaps_a_blurred_map_to_an_isoluminant_edge(subsample):
     assert err_colour < 0.7 * np.abs(flat - step)[8:-8, near].max()
     # thresholded, the colour-guided map is the left half exactly (away from the border)
     assert ((colour > 0.5) == (step > 0.5))[8:-8, 8:-8].all()
+
+
+def test_the_classic_engine_snaps_a_shifted_prior_to_an_isoluminant_edge():
+    """A red disc on a green backdrop of the same grey; the tracker's prior is the disc
+    3 px off and blurred. The engine's default (colour) guide puts the mask on the
+    disc; with the grey guide it stays where the prior was. The local colour evidence
+    (which also sees the edge) is off, so the guide alone decides."""
+    from streamseg.engines.base import ObjectPrompt
+    from streamseg.engines.classic import ClassicConfig, ClassicEngine
+    from streamseg.eval.metrics import boundary_f, jaccard
+
+    h, w = 120, 160
+    truth = np.zeros((h, w), np.uint8)
+    cv2.circle(truth, (80, 60), 30, 1, -1)
+    image = np.zeros((h, w, 3), np.uint8)
+    image[..., 1] = round(200 * 0.299 / 0.587)
+    image[truth > 0] = (200, 0, 0)
+    noise = np.random.default_rng(0).normal(0, 3, image.shape)
+    image = np.clip(image + noise, 0, 255).astype(np.uint8)
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(float)
+    assert abs(grey[truth > 0].mean() - grey[truth == 0].mean()) < 2
+    prior = np.zeros((h, w), np.uint8)
+    cv2.circle(prior, (83, 60), 30, 1, -1)
+    prompt = ObjectPrompt(
+        np.zeros((0, 2), np.float32),
+        np.zeros(0, np.int32),
+        mask=cv2.GaussianBlur(prior.astype(np.float32), (0, 0), 2),
+    )
+    found = {}
+    for colour in (True, False):
+        engine = ClassicEngine(ClassicConfig(local_weight=0, guide_colour=colour))
+        found[colour] = engine.segment(engine.embed([image])[0], [prompt])[0].mask
+    assert ClassicConfig().guide_colour  # the default the first case stands for
+    truth_b = truth.astype(bool)
+    assert jaccard(found[True], truth_b) > 0.95 and boundary_f(found[True], truth_b) > 0.9
+    assert jaccard(found[False], truth_b) < 0.9 and boundary_f(found[False], truth_b) < 0.7
