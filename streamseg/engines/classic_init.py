@@ -48,12 +48,14 @@ class InitConfig:
         less); off: one GrabCut with every click.
     grow_check: a box grows only while its object stands out at least as well as
         before (else the object leaked into the background, and the last is kept).
-    refine_size: when above work_size, the chosen box is cut once more at this long
-        side (boxes are searched coarse, the object's outline is found fine); 0: off.
-    Both are off by default: on the DAVIS dev set they gain nothing at work_size 160
-    (click J&F 0.502 vs 0.503); with work_size 320 the three together give 0.528
-    from one click and 0.536 from three, but the first frame then takes about 2 s
-    instead of 0.4 s (scripts/crossval_classic.py, docs/benchmarks.md).
+    per_click and grow_check are off by default: on the DAVIS dev set they gain nothing
+    at work_size 160 (click J&F 0.502 vs 0.503); with work_size 320 the three together
+    give 0.539 from one click and 0.546 from three, but the first frame then takes
+    about 2 s instead of 0.4 s (scripts/crossval_classic.py, docs/benchmarks.md).
+    refine_size: when above work_size, the box a click search chose is cut once more
+        at this long side (boxes searched coarse, the outline found fine; if that cut
+        finds nothing, the coarse mask stands); 0: off, the default until its
+        cross-validation is run. A user's box is cut at work_size alone.
     """
 
     work_size: int = 160
