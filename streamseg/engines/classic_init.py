@@ -24,9 +24,6 @@ import numpy as np
 from streamseg.checks import check_numbers
 from streamseg.errors import UsageError
 
-Box = tuple[int, int, int, int]
-Boxes = tuple[Box, Box]  # the window GrabCut ran in, and the box inside it
-
 
 @dataclass
 class InitConfig:
@@ -48,14 +45,13 @@ class InitConfig:
         less); off: one GrabCut with every click.
     grow_check: a box grows only while its object stands out at least as well as
         before (else the object leaked into the background, and the last is kept).
-    per_click and grow_check are off by default: on the DAVIS dev set they gain nothing
-    at work_size 160 (click J&F 0.502 vs 0.503); with work_size 320 the three together
-    give 0.539 from one click and 0.546 from three, but the first frame then takes
-    about 2 s instead of 0.4 s (scripts/crossval_classic.py, docs/benchmarks.md).
-    refine_size: when above work_size, the box a click search chose is cut once more
-        at this long side (boxes searched coarse, the outline found fine; if that cut
-        finds nothing, the coarse mask stands); 0: off, the default until its
-        cross-validation is run. A user's box is cut at work_size alone.
+    per_click and grow_check are off by default: on the DAVIS dev set, with the
+    colour-guided filter, they lose at work_size 160 (one click J&F 0.509 vs 0.510,
+    three clicks 0.514 vs 0.527); with work_size 320 the three together give 0.539
+    from one click and 0.546 from three, but the first frame then takes about 2 s
+    instead of 0.4 s (scripts/crossval_classic.py, docs/benchmarks.md). A second, finer
+    GrabCut of the chosen box (at 320 px, the boxes searched at 160) was tried and
+    dropped: 0.526 in-sample from one click, 0.507 held out, against 0.510.
     """
 
     work_size: int = 160
@@ -67,7 +63,6 @@ class InitConfig:
     edge_touch: float = 0.1
     per_click: bool = False
     grow_check: bool = False
-    refine_size: int = 0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -77,11 +72,6 @@ class InitConfig:
         check_numbers(self, "classic.init")
         if self.work_size < 16:
             raise UsageError(f"classic.init.work_size is {self.work_size}; give 16 or more")
-        if 0 < self.refine_size < self.work_size:
-            raise UsageError(
-                f"classic.init.refine_size is {self.refine_size}, below work_size "
-                f"{self.work_size}; give 0 (off) or at least work_size"
-            )
 
 
 def mask_from_points_box(
@@ -139,22 +129,17 @@ def _from_clicks(
     # A click gives no size: grow boxes of a few starting sizes around it, and keep the
     # object that stands out most from its surroundings (the first of equals).
 
-    def candidate(start: float) -> tuple[np.ndarray, float, Boxes | None]:
-        mask, boxes = _grow_from_clicks(image, pos, neg, start, cfg, lab)
-        return mask, separation(lab, mask), boxes
+    def candidate(start: float) -> tuple[np.ndarray, float]:
+        mask = _grow_from_clicks(image, pos, neg, start, cfg, lab)
+        return mask, separation(lab, mask)
 
     workers = max(1, min(len(cfg.start_boxes), os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grabcut") as pool:
         found = list(pool.map(candidate, cfg.start_boxes))
-    best, best_score, best_boxes = np.zeros((h, w), bool), -1.0, None
-    for mask, score, boxes in found:
+    best, best_score = np.zeros((h, w), bool), -1.0
+    for mask, score in found:
         if score > best_score:
-            best, best_score, best_boxes = mask, score, boxes
-    if best_boxes is not None and cfg.refine_size > cfg.work_size:
-        # The box was chosen coarse; its object's outline is found once more, fine.
-        fine = _grabcut(image, *best_boxes, pos, neg, cfg, long_side=cfg.refine_size)
-        if fine.any():
-            return fine
+            best, best_score = mask, score
     return best
 
 
@@ -165,15 +150,14 @@ def _grow_from_clicks(
     start: float,
     cfg: InitConfig,
     lab: np.ndarray,
-) -> tuple[np.ndarray, Boxes | None]:
+) -> np.ndarray:
     """GrabCut from a box of side ``start`` x the frame's shorter side around the
-    clicks, moving out each side the object still leans on. The (H, W) bool mask and
-    the (window, box) it was found in (None when nothing was)."""
+    clicks, moving out each side the object still leans on. (H, W) bool mask."""
     h, w = image.shape[:2]
     half = max(start * min(h, w), 1.25 * float(np.ptp(pos, axis=0).max(initial=0))) / 2
     cx, cy = pos.mean(axis=0)
     x0, y0, x1, y1 = cx - half, cy - half, cx + half, cy + half
-    mask, stands_out, boxes = np.zeros((h, w), bool), -1.0, None
+    mask, stands_out = np.zeros((h, w), bool), -1.0
     for _ in range(cfg.grow_steps):
         rect = (max(0, int(x0)), max(0, int(y0)), min(w, int(x1) + 1), min(h, int(y1) + 1))
         m = max(8, int(0.1 * max(rect[2] - rect[0], rect[3] - rect[1])))
@@ -192,14 +176,14 @@ def _grow_from_clicks(
             if mask.any() and now < stands_out:
                 break
             stands_out = now
-        mask, boxes = found, (window, rect)
+        mask = found
         touched = _touched_sides(mask, window, (w, h), cfg.edge_touch)
         if not any(touched):
             break
         grow = cfg.grow * max(x1 - x0, y1 - y0)
         x0, y0 = x0 - grow * touched[0], y0 - grow * touched[1]
         x1, y1 = x1 + grow * touched[2], y1 + grow * touched[3]
-    return mask, boxes
+    return mask
 
 
 def separation(lab: np.ndarray, mask: np.ndarray) -> float:
@@ -244,15 +228,13 @@ def _grabcut(
     neg: np.ndarray,
     cfg: InitConfig,
     strict: bool = False,
-    long_side: int = 0,
 ) -> np.ndarray:
     """GrabCut of the (H, W, 3) RGB image inside ``window`` (x0, y0, x1, y1): outside
-    ``rect`` is background, clicks are sure object / background; worked at long side
-    ``long_side`` (0: ``cfg.work_size``). (H, W) bool mask."""
+    ``rect`` is background, clicks are sure object / background. (H, W) bool mask."""
     h, w = image.shape[:2]
     wx0, wy0, wx1, wy1 = window
     ww, wh = wx1 - wx0, wy1 - wy0
-    s = min(1.0, (long_side or cfg.work_size) / max(ww, wh))
+    s = min(1.0, cfg.work_size / max(ww, wh))
     size = (max(8, round(ww * s)), max(8, round(wh * s)))
     sx, sy = size[0] / ww, size[1] / wh
     small = cv2.resize(image[wy0:wy1, wx0:wx1], size, interpolation=cv2.INTER_AREA)

@@ -4,15 +4,11 @@ found. The object is the banded ellipse of test_classic_score (three colour band
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
-import pytest
 from test_classic_score import banded_clip
 
 from streamseg.engines.base import ObjectPrompt
 from streamseg.engines.classic import ClassicEngine
-from streamseg.engines.classic_init import InitConfig, mask_from_points_box
-from streamseg.errors import UsageError
 from streamseg.eval.metrics import jaccard
 
 RED, YELLOW, BLUE = (80, 120), (120, 120), (160, 120)  # a point on each band, frame 0
@@ -57,32 +53,3 @@ def test_a_negative_click_takes_its_part_away():
     mask = first_mask([RED, YELLOW, BLUE], [1, 1, 0])
     assert cover(mask, red) > 0.9 and cover(mask, yellow) > 0.9
     assert cover(mask, blue) < 0.1
-
-
-def star(h: int = 480, w: int = 640) -> tuple[np.ndarray, np.ndarray]:
-    """A red star with thin points on grey noise: (H, W, 3) uint8 RGB, (H, W) bool truth."""
-    rng = np.random.default_rng(0)
-    image = np.clip(rng.normal(110, 20, (h, w, 3)), 0, 255).astype(np.uint8)
-    angle = np.linspace(0, 2 * np.pi, 25)[:-1]
-    radius = np.where(np.arange(24) % 2 == 0, 150, 60)
-    corners = np.stack([w / 2 + radius * np.cos(angle), h / 2 + radius * np.sin(angle)], 1)
-    shape = np.zeros((h, w), np.uint8)
-    cv2.fillPoly(shape, [corners.astype(np.int32)], 1)
-    truth = shape.astype(bool)
-    image[truth] = (200, 60, 40)
-    return image, truth
-
-
-def test_refine_size_finds_the_outline_at_the_finer_size():
-    image, truth = star()
-    centre = np.array([[320, 240]], np.float32)
-    coarse = mask_from_points_box(image, centre, np.ones(1), None, InitConfig())
-    fine = mask_from_points_box(image, centre, np.ones(1), None, InitConfig(refine_size=480))
-    # At 160 px the star's points are a few pixels wide and come out blunt.
-    assert jaccard(coarse, truth) < 0.98
-    assert jaccard(fine, truth) > 0.99
-
-
-def test_refine_size_below_work_size_is_refused():
-    with pytest.raises(UsageError, match="refine_size"):
-        InitConfig(work_size=320, refine_size=200)
