@@ -19,8 +19,9 @@ brightness: streamseg/engines/guided_filter.py), thresholds it at full
 resolution, keeps the connected parts the prior supports, and falls back to the
 prior when the result departs too far from it (a colour model gone wrong). Its
 score is the answer's IoU with the carried mask times how decided the posterior is
-off the boundary (halved when it fell back to the prior); on a first frame from
-clicks, how clearly the object stands out. The tracker makes a track's score of
+off the boundary times how well its colours still fit the object's first ones
+(halved when it fell back to the prior; streamseg/engines/classic_score.py); on a
+first frame from clicks, how clearly the object stands out. The tracker makes a track's score of
 these (streamseg/track/confidence.py). A contested pixel goes to the higher posterior.
 """
 
@@ -44,6 +45,7 @@ from streamseg.engines.classic_colour import (
 )
 from streamseg.engines.classic_init import InitConfig, mask_from_points_box, separation
 from streamseg.engines.classic_local import local_colour_llr
+from streamseg.engines.classic_score import answer_quality, colour_fit
 from streamseg.engines.guided_filter import guided_filter_colour, guided_filter_grey
 from streamseg.errors import EngineError, UsageError
 
@@ -86,6 +88,9 @@ class ClassicConfig:
     local_weight, local_radius, local_clip: weight, window half-size (work pixels) and
         largest value of the local colour evidence along the boundary
         (streamseg/engines/classic_local.py); weight 0 turns it off.
+    fit_power: a tracked answer's score is multiplied by how well its colours fit the
+        object's first-frame colours, to this power; 0: off
+        (streamseg/engines/classic_score.py).
     init: settings of the first-frame segmentation from clicks or a box.
     """
 
@@ -117,6 +122,7 @@ class ClassicConfig:
     local_weight: float = 0.5
     local_radius: int = 12
     local_clip: float = 3.0
+    fit_power: float = 1.0
     init: InitConfig = field(default_factory=InitConfig)
 
     def __post_init__(self) -> None:
@@ -259,6 +265,8 @@ class ClassicEngine:
         if model is None:
             model = ColourModel(fg0=fg, fg=fg, bg=bg)
         else:
+            if cfg.fit_power > 0:  # a colour model that no longer fits lowers the score
+                score *= colour_fit(fg, model.fg0) ** cfg.fit_power
             model = ColourModel(
                 fg0=model.fg0,
                 fg=(1 - cfg.fg_rate) * model.fg + cfg.fg_rate * fg,
@@ -324,7 +332,7 @@ class ClassicEngine:
         # Only the confidently carried part may veto a large shrink: where the flow was
         # unreliable the tracker's prior is soft, and colour may overrule it.
         area, core_area = int(crop_mask.sum()), int(np.count_nonzero(prior > 0.9))
-        score = _quality(crop_mask, core[y0:y1, x0:x1], full)
+        score = answer_quality(crop_mask, core[y0:y1, x0:x1], full)
         if not core.any():
             # Nothing visible was carried over: accept a re-appearance only when its
             # colours clearly say it is the object.
@@ -343,23 +351,6 @@ class ClassicEngine:
         posterior = np.zeros((h, w), np.float32)
         posterior[y0:y1, x0:x1] = np.clip(full, 0, 1)
         return self._finish(image, mask, posterior, score, model)
-
-
-def _quality(mask: np.ndarray, carried: np.ndarray, post: np.ndarray) -> float:
-    """How much to trust this frame's answer, in [0, 1]: the IoU of the (h, w) bool
-    mask with the (h, w) bool mask carried by motion (a jump to another region
-    lowers it), times how decided the (h, w) float32 posterior is away from the
-    mask's boundary (mean |2 p - 1|: colour and motion agree on what is object)."""
-    union = np.count_nonzero(mask | carried)
-    if union == 0:
-        return 0.0
-    iou = np.count_nonzero(mask & carried) / union
-    m8 = mask.view(np.uint8)
-    kernel = np.ones((5, 5), np.uint8)
-    band = cv2.dilate(m8, kernel).astype(bool) & ~cv2.erode(m8, kernel).astype(bool)
-    off = ~band
-    decided = float(np.mean(np.abs(2.0 * np.clip(post[off], 0, 1) - 1.0))) if off.any() else 0.0
-    return float(iou * decided)
 
 
 def _prior_logit(p: np.ndarray, cfg: ClassicConfig) -> np.ndarray:

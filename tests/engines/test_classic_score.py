@@ -9,7 +9,8 @@ import numpy as np
 from helpers import track
 from test_classic import H, W, background, ellipse_mask, paint
 
-from streamseg.engines.classic import ClassicEngine
+from streamseg.engines.base import ObjectPrompt
+from streamseg.engines.classic import ClassicConfig, ClassicEngine
 from streamseg.eval.metrics import jaccard
 from streamseg.track.confidence import frame_score
 from streamseg.track.tracker import Tracker, TrackerConfig
@@ -119,3 +120,37 @@ def test_the_score_keeps_the_hit_of_a_jump():
     assert score < 0.6
     conf2, score2 = frame_score(0.9, 0.9, 1.0, rate=0.1, jump=0.8)
     assert score2 == conf2 == 0.9
+
+
+def two_colour_frame(right: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A frame with an ellipse whose left half is red and right half ``right``."""
+    img = background()[40 : 40 + H, 40 : 40 + W].copy()
+    shape = ellipse_mask(160, 120, 60, 40, 0)
+    left = shape & (np.arange(W) < 160)[None, :]
+    paint(img, left, (215, 50, 40), 1)
+    paint(img, shape & ~left, right, 2)
+    return img, shape
+
+
+NO_POINTS, NO_LABELS = np.zeros((0, 2), np.float32), np.zeros(0, np.int32)
+
+
+def test_a_mask_whose_colours_no_longer_fit_scores_lower():
+    first, shape = two_colour_frame((240, 210, 40))  # red and yellow
+    later, _ = two_colour_frame((40, 60, 220))  # the same outline, red and blue
+    scores = {}
+    for power in (0.0, 1.0):
+        engine = ClassicEngine(ClassicConfig(fit_power=power))
+        given = ObjectPrompt(NO_POINTS, NO_LABELS, mask=shape.astype(np.float32), mask_given=True)
+        start = engine.segment(engine.embed([first])[0], [given])[0]
+        prior = cv2.GaussianBlur(shape.astype(np.float32), (0, 0), 2.0)
+        prompt = ObjectPrompt(NO_POINTS, NO_LABELS, mask=prior, appearance=start.appearance)
+        for name, img in (("same", first), ("changed", later)):
+            seg = engine.segment(engine.embed([img])[0], [prompt])[0]
+            assert jaccard(seg.mask, shape) > 0.9  # the mask is not what changes
+            scores[power, name] = seg.score
+    # Without the colour fit the score sees only motion and decidedness: both alike.
+    assert abs(scores[0.0, "same"] - scores[0.0, "changed"]) < 0.1, scores
+    # With it, half the object's colours gone costs a clear share of the score.
+    assert scores[1.0, "changed"] < 0.8 * scores[1.0, "same"], scores
+    assert scores[1.0, "same"] > 0.9 * scores[0.0, "same"], scores
