@@ -21,8 +21,9 @@ prior when the result departs too far from it (a colour model gone wrong). Its
 score is the answer's IoU with the carried mask times how decided the posterior is
 off the boundary times how well its colours still fit the object's first ones
 (halved when it fell back to the prior; streamseg/engines/classic_score.py); on a
-first frame from clicks, how clearly the object stands out. The tracker makes a track's score of
-these (streamseg/track/confidence.py). A contested pixel goes to the higher posterior.
+first frame from clicks, how clearly the object stands out. The tracker makes a
+track's score of these (streamseg/track/confidence.py). A contested pixel goes to
+the higher posterior.
 """
 
 from __future__ import annotations
