@@ -1,6 +1,7 @@
-"""The classic engine and tracker on two hard cases: a click on one colour of a
-multi-coloured object (the whole object should follow from its motion), and a jump
-to a look-alike decoy (the score must drop and the object must end present)."""
+"""The classic engine and tracker on hard cases: a click on one colour of a
+multi-coloured object (the whole object should follow from its motion), a jump to a
+look-alike decoy (the score must drop and the object must end present), and a mask
+whose colours no longer fit the object's (the score must drop)."""
 
 from __future__ import annotations
 
