@@ -42,11 +42,12 @@ from streamseg.engines.classic_colour import (
     hidden,
     histogram,
     locate_colour,
+    overlap,
     quantise,
 )
 from streamseg.engines.classic_init import InitConfig, mask_from_points_box, separation
 from streamseg.engines.classic_local import local_colour_llr
-from streamseg.engines.classic_score import answer_quality, colour_fit
+from streamseg.engines.classic_score import answer_quality
 from streamseg.engines.guided_filter import guided_filter_colour, guided_filter_grey
 from streamseg.errors import EngineError, UsageError
 
@@ -267,7 +268,7 @@ class ClassicEngine:
             model = ColourModel(fg0=fg, fg=fg, bg=bg)
         else:
             if cfg.fit_power > 0:  # a colour model that no longer fits lowers the score
-                score *= colour_fit(fg, model.fg0) ** cfg.fit_power
+                score *= overlap(fg, model.fg0) ** cfg.fit_power
             model = ColourModel(
                 fg0=model.fg0,
                 fg=(1 - cfg.fg_rate) * model.fg + cfg.fg_rate * fg,

@@ -1,8 +1,8 @@
 """The classic engine's appearance model: Lab colour histograms of object and background.
 
-Quantisation, smoothed histograms, the per-object ColourModel, the test that the
-object looks covered (``hidden``) and the whole-frame search for a lost object by
-its colours (``locate_colour``).
+Quantisation, smoothed histograms and how much two of them overlap (``overlap``),
+the per-object ColourModel, the test that the object looks covered (``hidden``) and
+the whole-frame search for a lost object by its colours (``locate_colour``).
 """
 
 from __future__ import annotations
@@ -61,7 +61,13 @@ def hidden(llr: np.ndarray, p: np.ndarray, fg: np.ndarray, bg: np.ndarray, cfg: 
         return False
     if float(np.mean(llr[core] > 0)) >= cfg.hidden_evidence:
         return False
-    return 1.0 - float(np.sum(np.sqrt(fg * bg))) >= cfg.hidden_distinct
+    return 1.0 - overlap(fg, bg) >= cfg.hidden_distinct
+
+
+def overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """The Bhattacharyya coefficient of two normalised histograms of one shape, in
+    [0, 1]: 1 for the same colours, 0 for colours in common nowhere."""
+    return float(np.clip(np.sum(np.sqrt(a * b)), 0.0, 1.0))
 
 
 def locate_colour(

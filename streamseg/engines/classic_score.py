@@ -7,9 +7,10 @@ Three things lower it, each a factor:
 - indecision: how far the posterior is from 0.5 away from the mask's boundary
   (colour and motion disagree on what is object);
 - a colour model that no longer fits: the Bhattacharyya coefficient of the answer's
-  colour histogram with the object's on its first frame, to the power
-  ``classic.fit_power`` (a mask that slid onto a look-alike patch of background keeps
-  little of the object's own colours). On the DAVIS dev set this factor takes the
+  colour histogram with the object's on its first frame (``classic_colour.overlap``),
+  to the power ``classic.fit_power`` (a mask that slid onto background of other
+  colours keeps little of the object's own). Applied in ClassicEngine._finish, where
+  the answer's histogram is made. On the DAVIS dev set this factor takes the
   score's Spearman correlation with the per-frame IoU from 0.743 to 0.772 (mask start)
   and from 0.518 to 0.569 (one click), the masks unchanged (docs/benchmarks.md).
 """
@@ -34,9 +35,3 @@ def answer_quality(mask: np.ndarray, carried: np.ndarray, post: np.ndarray) -> f
     off = ~band
     decided = float(np.mean(np.abs(2.0 * np.clip(post[off], 0, 1) - 1.0))) if off.any() else 0.0
     return float(iou * decided)
-
-
-def colour_fit(hist: np.ndarray, first: np.ndarray) -> float:
-    """The Bhattacharyya coefficient of two normalised histograms (same shape), in
-    [0, 1]: 1 when the answer has exactly the object's first-frame colours."""
-    return float(np.clip(np.sum(np.sqrt(hist * first)), 0.0, 1.0))
