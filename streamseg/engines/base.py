@@ -44,12 +44,17 @@ class ObjectPrompt:
 @dataclass
 class Segmentation:
     """The engine's answer for one object: mask (H, W) bool, score in [0, 1],
-    and the engine's own state to hand back next frame (logits, appearance)."""
+    and the engine's own state to hand back next frame (logits, appearance).
+
+    shown: (H, W) bool, the mask to give the user when it differs from ``mask`` (the
+    one the tracker carries to the next frame), or None: ``mask`` is shown.
+    """
 
     mask: np.ndarray
     score: float
     logits: Any = None
     appearance: Any = None
+    shown: np.ndarray | None = None
 
 
 class Engine(Protocol):

@@ -47,6 +47,7 @@ from streamseg.engines.classic_colour import (
 )
 from streamseg.engines.classic_init import InitConfig, mask_from_points_box, separation
 from streamseg.engines.classic_local import local_colour_llr
+from streamseg.engines.classic_parts import keep_supported, resolve_overlaps, show_filled
 from streamseg.engines.classic_score import answer_quality
 from streamseg.engines.guided_filter import guided_filter_colour, guided_filter_grey
 from streamseg.errors import EngineError, UsageError
@@ -93,6 +94,9 @@ class ClassicConfig:
     fit_power: a tracked answer's score is multiplied by how well its colours fit the
         object's first-frame colours, to this power; 0: off
         (streamseg/engines/classic_score.py).
+    fill_holes: holes smaller than this share of the object's area are filled in the
+        mask shown (``Segmentation.shown``), not in the one carried to the next frame
+        (streamseg/engines/classic_parts.py); 0: none.
     init: settings of the first-frame segmentation from clicks or a box.
     """
 
@@ -125,6 +129,7 @@ class ClassicConfig:
     local_radius: int = 12
     local_clip: float = 3.0
     fit_power: float = 1.0
+    fill_holes: float = 0.3
     init: InitConfig = field(default_factory=InitConfig)
 
     def __post_init__(self) -> None:
@@ -196,7 +201,9 @@ class ClassicEngine:
         image = embedding.image
         out = [self._one(image, p) for p in prompts]
         if len(out) > 1:
-            _resolve_overlaps(out)
+            resolve_overlaps(out)
+        if self.config.fill_holes > 0:
+            show_filled(out, prompts, self.config.fill_holes)
         return out
 
     def locate(
@@ -330,7 +337,7 @@ class ClassicEngine:
             post = guided_filter_grey(guide, post, cfg.guide_radius, cfg.guide_eps)
 
         full = cv2.resize(post, (cw, ch), interpolation=cv2.INTER_LINEAR)
-        crop_mask = _keep_supported(full > 0.5, support[y0:y1, x0:x1], cfg.min_keep)
+        crop_mask = keep_supported(full > 0.5, support[y0:y1, x0:x1], cfg.min_keep)
         # Only the confidently carried part may veto a large shrink: where the flow was
         # unreliable the tracker's prior is soft, and colour may overrule it.
         area, core_area = int(crop_mask.sum()), int(np.count_nonzero(prior > 0.9))
@@ -359,32 +366,6 @@ def _prior_logit(p: np.ndarray, cfg: ClassicConfig) -> np.ndarray:
     """(h, w) float32 logit of the tracker's (h, w) float32 prior, clipped to prior_clip."""
     q = np.clip(p, 1e-4, 1 - 1e-4)
     return np.clip(np.log(q / (1 - q)), -cfg.prior_clip, cfg.prior_clip).astype(np.float32)
-
-
-def _keep_supported(mask: np.ndarray, core: np.ndarray, min_keep: float) -> np.ndarray:
-    """The connected parts of a (h, w) bool mask that the prior ``core`` supports."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
-    if n <= 2:
-        return mask
-    on_core = np.bincount(labels[core], minlength=n)
-    keep = on_core >= min_keep * stats[:, cv2.CC_STAT_AREA]
-    keep[0] = False
-    if not keep[1:].any():
-        keep[1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))] = True
-    return keep[labels]
-
-
-def _resolve_overlaps(segs: list[Segmentation]) -> None:
-    """Give each pixel claimed by several objects to the one with the highest posterior."""
-    masks = np.stack([s.mask for s in segs])
-    contested = masks.sum(axis=0) > 1
-    if not contested.any():
-        return
-    post = np.stack([np.asarray(s.logits) for s in segs])[:, contested]
-    post = np.where(masks[:, contested], post, -1.0)
-    winner = np.argmax(post, axis=0)
-    for i, s in enumerate(segs):
-        s.mask[contested] = winner == i
 
 
 def _build_lab_tables() -> None:

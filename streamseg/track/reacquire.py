@@ -96,6 +96,7 @@ def store_reacquired(tr: ObjectTrack, seg: Any, min_px: int, c: Any) -> None:
     if seg.appearance is not None:
         tr.appearance = seg.appearance
     tr.status, tr.mask, tr.box, tr.hidden_for = REACQUIRED, mask, mask_box(mask), 0
+    tr.shown = seg.shown
     tr.candidate, tr.hits, tr.motion = None, 0, None
     tr.peak_area = max(float(area), c.peak_decay * tr.peak_area)
     tr.extent = mask.astype(np.float32) if c.extent_decay > 0 else None

@@ -17,7 +17,9 @@ CARRIED = (TRACKING, REACQUIRED, HIDDEN)  # carried by the flow each frame
 class ObjectTrack:
     """One object's state: O(1) in the video's length.
 
-    mask: (H, W) bool, the last mask (None before the object starts or once lost).
+    mask: (H, W) bool, the last mask (None before the object starts or once lost);
+    shown: the engine's mask for the user when it differs from ``mask`` (the one
+        carried), else None.
     logits, appearance: the engine's own state from the last frame.
     points: (K, 2) float32 the user's points, carried by the flow; labels: (K,) int32.
     box: (4,) float32 of the last mask. status: "pending", "tracking", "reacquired"
@@ -41,6 +43,7 @@ class ObjectTrack:
     name: str | None = None
     status: str = PENDING
     mask: np.ndarray | None = None
+    shown: np.ndarray | None = None
     logits: Any = None
     appearance: Any = None
     points: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))

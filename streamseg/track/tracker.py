@@ -146,7 +146,7 @@ class Tracker(PromptedTracks):
         # Objects not touched this frame (pending, lost, or no flow) are absent.
         for oid, tr in self._tracks.items():
             if oid not in ids and tr.status in CARRIED:
-                tr.status, tr.mask, tr.extent = LOST, None, None
+                tr.status, tr.mask, tr.shown, tr.extent = LOST, None, None, None
             if oid not in ids and tr.status == LOST:
                 tr.hidden_for += 1
 
@@ -286,7 +286,7 @@ class Tracker(PromptedTracks):
             # Its appearance stays that of the last time it was seen.
             if tr.appearance is None:
                 tr.appearance = seg.appearance
-            tr.mask, tr.box, tr.score = None, np.zeros(4, np.float32), 0.0
+            tr.mask, tr.shown, tr.box, tr.score = None, None, np.zeros(4, np.float32), 0.0
             tr.hidden_for += 1
             expected = tr.extent is not None and float(tr.extent.max()) >= 0.5
             if expected and tr.hidden_for <= c.max_hidden:
@@ -297,6 +297,7 @@ class Tracker(PromptedTracks):
                 tr.status, tr.extent, tr.motion = LOST, None, None
             return
         tr.status, tr.mask, tr.box, tr.hidden_for = TRACKING, mask, mask_box(mask), 0
+        tr.shown = seg.shown
         tr.appearance, tr.candidate, tr.hits = seg.appearance, None, 0
         if area >= 0.5 * tr.peak_area or tr.template is None:
             remember_shape(tr)  # its whole shape, not one cut by an occluder
@@ -315,5 +316,6 @@ class Tracker(PromptedTracks):
         present = np.zeros(n, bool)
         for i, tr in enumerate(self._tracks.values()):
             if tr.status in VISIBLE and tr.mask is not None:
-                masks[i], scores[i], boxes[i], present[i] = tr.mask, tr.score, tr.box, True
+                shown = tr.mask if tr.shown is None else tr.shown
+                masks[i], scores[i], boxes[i], present[i] = shown, tr.score, tr.box, True
         return FrameResult(frame, list(self._tracks), masks, scores, boxes, present)

@@ -72,7 +72,7 @@ class TrackerConfig:
     grow_frames: int = 0
     score_rate: float = 0.1
     score_jump: float = 0.8
-    lost_score: float = 0.0
+    lost_score: float = 0.05
 
     def __post_init__(self) -> None:
         self.validate()
