@@ -17,7 +17,8 @@ then smooths the posterior with an edge-aware guided filter (the colour image is
 guide, so the 0.5 level set settles on image edges, also between colours of one
 brightness: streamseg/engines/guided_filter.py), thresholds it at full
 resolution, keeps the connected parts the prior supports, and falls back to the
-prior when the result departs too far from it (a colour model gone wrong). Its
+prior when the result departs too far from it (a colour model gone wrong); the mask
+shown has its small holes filled (streamseg/engines/classic_parts.py). Its
 score is the answer's IoU with the carried mask times how decided the posterior is
 off the boundary times how well its colours still fit the object's first ones
 (halved when it fell back to the prior; streamseg/engines/classic_score.py); on a
