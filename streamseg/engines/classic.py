@@ -24,7 +24,7 @@ off the boundary times how well its colours still fit the object's first ones
 (halved when it fell back to the prior; streamseg/engines/classic_score.py); on a
 first frame from clicks, how clearly the object stands out. The tracker makes a
 track's score of these (streamseg/track/confidence.py). A contested pixel goes to
-the higher posterior.
+the higher posterior (between equally sure claims, to the smaller object).
 """
 
 from __future__ import annotations

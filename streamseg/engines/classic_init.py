@@ -113,7 +113,7 @@ def mask_from_points_box(
     if cfg.per_click and len(pos) > 1:
         return _click_by_click(image, lab, pos, neg, cfg)
     mask = _from_clicks(image, lab, pos, neg, cfg)
-    if len(pos) > 1 and not mask.any():
+    if cfg.one_piece and len(pos) > 1 and not mask.any():
         # No GrabCut of all the clicks together kept them in one piece: find the
         # object click by click instead.
         return _click_by_click(image, lab, pos, neg, cfg)

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from streamseg.engines.base import ObjectPrompt, Segmentation
+from streamseg.types import mask_box
 
 
 def keep_supported(mask: np.ndarray, core: np.ndarray, min_keep: float) -> np.ndarray:
@@ -78,15 +79,27 @@ def resolve_overlaps(segs: list[Segmentation]) -> None:
 
 def show_filled(segs: list[Segmentation], prompts: Sequence[ObjectPrompt], largest: float) -> None:
     """Set each answer's ``shown`` mask: its holes smaller than ``largest`` x its area
-    filled, except where another object is (a user's own mask is shown as given)."""
-    masks = [s.mask for s in segs]
-    for i, (seg, prompt) in enumerate(zip(segs, prompts)):
-        if prompt.mask_given or not seg.mask.any():
+    filled, except where another object is (a user's own mask is shown as given).
+
+    Holes are looked for in the mask's box grown by a pixel (the ring around it is
+    background, so what reaches the box's edge is outside, as on the whole frame)."""
+    claimed: np.ndarray | None = None  # how many objects claim each pixel, when needed
+    for seg, prompt in zip(segs, prompts):
+        if prompt.mask_given:
             continue
-        filled = fill_holes(seg.mask, largest)
-        if filled is seg.mask:
+        box = mask_box(seg.mask)
+        if box[2] <= box[0]:
             continue
-        for j, other in enumerate(masks):
-            if j != i:
-                filled &= ~other
-        seg.shown = filled
+        h, w = seg.mask.shape
+        x0, y0 = max(0, int(box[0]) - 1), max(0, int(box[1]) - 1)
+        x1, y1 = min(w, int(box[2]) + 1), min(h, int(box[3]) + 1)
+        crop = seg.mask[y0:y1, x0:x1]
+        filled = fill_holes(crop, largest)
+        if filled is crop:
+            continue
+        if claimed is None:
+            claimed = np.stack([s.mask for s in segs]).sum(axis=0, dtype=np.uint8)
+        # A filled pixel another object claims stays that object's.
+        filled &= crop | (claimed[y0:y1, x0:x1] == 0)
+        seg.shown = seg.mask.copy()
+        seg.shown[y0:y1, x0:x1] = filled
