@@ -154,6 +154,16 @@ class FlowField:
         return x.astype(np.float32)
 
 
+@dataclass(frozen=True)
+class ReducedFlow:
+    """FlowEstimator.estimate's answer, at the reduced scale: backward (h, w, 2) and
+    forward (or None) flow in reduced-scale pixels, unreliable (h, w) in [0, 1]."""
+
+    backward: np.ndarray
+    forward: np.ndarray | None
+    unreliable: np.ndarray
+
+
 class FlowEstimator:
     """Backward (and optionally forward) DIS flow between consecutive frames.
 
@@ -192,16 +202,26 @@ class FlowEstimator:
         self, current: np.ndarray, previous: np.ndarray, size: tuple[int, int]
     ) -> FlowField:
         """Flow between two prepared grey images; ``size`` = full (width, height)."""
+        return self.field(self.estimate(current, previous), size)
+
+    def estimate(self, current: np.ndarray, previous: np.ndarray) -> ReducedFlow:
+        """The flow at the reduced scale: the costly part of ``compute``."""
         back = self._dis.calc(current, previous, None)
         fwd = self._dis.calc(previous, current, None) if self.consistency else None
-        unreliable = self._unreliability(current, previous, back, fwd)
+        return ReducedFlow(back, fwd, self._unreliability(current, previous, back, fwd))
+
+    @staticmethod
+    def field(reduced: ReducedFlow, size: tuple[int, int]) -> FlowField:
+        """The FlowField at full ``size`` (width, height) of a reduced-scale estimate."""
+        back, fwd, unreliable = reduced.backward, reduced.forward, reduced.unreliable
+        current_w = back.shape[1]
         w, h = size
-        sx, sy = w / current.shape[1], h / current.shape[0]
+        sx, sy = w / current_w, h / back.shape[0]
         back_full = cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR)
         back_full[..., 0] *= sx
         back_full[..., 1] *= sy
         unreliable_full = cv2.resize(unreliable, (w, h), interpolation=cv2.INTER_LINEAR)
-        return FlowField(back_full, unreliable_full, fwd, current.shape[1] / w, back, unreliable)
+        return FlowField(back_full, unreliable_full, fwd, current_w / w, back, unreliable)
 
     @staticmethod
     def _unreliability(

@@ -221,6 +221,9 @@ class Session:
         decoded = src.frames()
         if observer is not None:
             decoded = observed_frames(decoded, observer)
+        read_ahead = getattr(self.tracker, "read_ahead", None)
+        if read_ahead is not None and not live:  # the flow, in the decode thread
+            decoded = read_ahead(decoded)
         # --live / --no-live force it; by default a stream drops frames only while they
         # come at its own pace (a file piped in faster than real time loses nothing),
         # and is read ahead meanwhile to see that pace

@@ -30,6 +30,7 @@ re-initialises it from that frame on; several for one id and frame are merged.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,7 @@ from streamseg.engines.base import Engine, ObjectPrompt
 from streamseg.errors import UsageError
 from streamseg.flow import FlowEstimator, FlowField
 from streamseg.track.confidence import frame_score, prior_iou
+from streamseg.track.flow_ahead import FlowAhead, FlowReader
 from streamseg.track.points import fix_points
 from streamseg.track.prior import object_prior
 from streamseg.track.prompted import PromptedTracks
@@ -80,12 +82,27 @@ class Tracker(PromptedTracks):
     def __init__(self, engine: Engine, config: TrackerConfig | None = None):
         self.engine = engine
         self.config = config or TrackerConfig()
-        c = self.config
-        self._flow = FlowEstimator(c.flow_scale, c.flow_preset, c.flow_consistency, c.flow_max_side)
+        self._flow = self._estimator()
+        self._reader: FlowReader | None = None
         super().__init__()
         self._tracks: dict[int, ObjectTrack] = {}
         self._prev_gray: np.ndarray | None = None
         self._prev_index: int | None = None
+
+    def _estimator(self) -> FlowEstimator:
+        c = self.config
+        return FlowEstimator(c.flow_scale, c.flow_preset, c.flow_consistency, c.flow_max_side)
+
+    def read_ahead(self, frames: Iterable[Frame]) -> Iterator[Frame]:
+        """The frames, each one's flow estimated as it is read (in the reading thread,
+        ahead of ``step``: streamseg/track/flow_ahead.py). For files, not live sources."""
+        self._reader = FlowReader(self._estimator(), self._may_carry)
+        return self._reader.frames(frames)
+
+    def _may_carry(self) -> bool:
+        """Whether an object is carried or waits for its prompt (asked from the reader)."""
+        tracks = list(self._tracks.values())
+        return bool(self._pending) or any(t.status in (*CARRIED, PENDING) for t in tracks)
 
     def _new_track(self, object_id: int, name: str | None) -> ObjectTrack:
         return ObjectTrack(object_id, name=name)
@@ -113,8 +130,9 @@ class Tracker(PromptedTracks):
             )
         h, w = frame.image.shape[:2]
         due = self._due_prompts(frame.index)
-        gray = self._flow.prepare(frame.image)
-        flow = self._maybe_flow(gray, frame.size, due)
+        ahead = self._reader.take(frame.index) if self._reader is not None else None
+        gray = ahead.gray if ahead is not None else self._flow.prepare(frame.image)
+        flow = self._maybe_flow(gray, frame.size, due, ahead)
 
         ids, prompts, found = [], [], set()
         for oid, tr in self._tracks.items():
@@ -166,11 +184,16 @@ class Tracker(PromptedTracks):
         self._pending = keep
         return due
 
-    def _maybe_flow(self, gray: np.ndarray, size: tuple[int, int], due: dict) -> FlowField | None:
-        """The flow into this frame, when some object needs carrying and a previous frame fits."""
+    def _maybe_flow(
+        self, gray: np.ndarray, size: tuple[int, int], due: dict, ahead: FlowAhead | None
+    ) -> FlowField | None:
+        """The flow into this frame, when some object needs carrying and a previous frame
+        fits: the one estimated ahead if it was from that frame, else computed now."""
         carrying = any(t.status in CARRIED and oid not in due for oid, t in self._tracks.items())
         if not carrying or self._prev_gray is None or self._prev_gray.shape != gray.shape:
             return None
+        if ahead is not None and ahead.flow is not None and ahead.previous == self._prev_index:
+            return self._flow.field(ahead.flow, size)
         return self._flow.compute(gray, self._prev_gray, size)
 
     def _init_prompt(
