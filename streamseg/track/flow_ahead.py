@@ -28,9 +28,10 @@ from streamseg.types import Frame
 
 @dataclass(frozen=True)
 class FlowAhead:
-    """What was prepared for one frame: its grey image, and its flow from frame
-    ``previous`` (None when none was estimated)."""
+    """What was prepared for one frame (``image``, the very array read): its grey
+    image, and its flow from frame ``previous`` (None when none was estimated)."""
 
+    image: np.ndarray
     gray: np.ndarray
     previous: int | None
     flow: ReducedFlow | None
@@ -39,13 +40,14 @@ class FlowAhead:
 class FlowReader:
     """Estimates the flow of frames as they are read, for the tracker to take.
 
-    ``wanted`` is asked before each estimate (from the reading thread): whether the
-    tracker has anything it may carry, so that frames before the first prompt cost
-    no flow. Entries live from the frame's reading until the tracker takes them; the
-    reading thread runs at most the decode queue's length ahead.
+    ``wanted(index)`` is asked before each estimate (from the reading thread): whether
+    the tracker may carry something into frame ``index``, so that frames up to an
+    object's first prompt cost no flow. Entries live from the frame's reading until
+    the tracker takes them; the reading thread runs at most the decode queue's length
+    ahead.
     """
 
-    def __init__(self, estimator: FlowEstimator, wanted: Callable[[], bool]):
+    def __init__(self, estimator: FlowEstimator, wanted: Callable[[int], bool]):
         self._estimator = estimator  # its own DIS: never used from two threads
         self._wanted = wanted
         self._ready: dict[int, FlowAhead] = {}
@@ -57,18 +59,21 @@ class FlowReader:
         for frame in frames:
             gray = self._estimator.prepare(frame.image)
             flow, before = None, None
-            if previous is not None and previous[1].shape == gray.shape and self._wanted():
+            fits = previous is not None and previous[1].shape == gray.shape
+            if fits and previous is not None and self._wanted(frame.index):
                 before = previous[0]
                 flow = self._estimator.estimate(gray, previous[1])
             with self._lock:
-                self._ready[frame.index] = FlowAhead(gray, before, flow)
+                self._ready[frame.index] = FlowAhead(frame.image, gray, before, flow)
             previous = (frame.index, gray)
             yield frame
 
-    def take(self, index: int) -> FlowAhead | None:
-        """What was prepared for frame ``index`` (once), or None."""
+    def take(self, frame: Frame) -> FlowAhead | None:
+        """What was prepared for this frame (once), or None: also when what was read
+        under its index was another image."""
         with self._lock:
-            # Entries of frames the tracker never saw (it stopped early) go with it.
-            for old in [i for i in self._ready if i < index]:
+            # Entries of frames the tracker never saw (it skipped them) go with it.
+            for old in [i for i in self._ready if i < frame.index]:
                 del self._ready[old]
-            return self._ready.pop(index, None)
+            ahead = self._ready.pop(frame.index, None)
+        return ahead if ahead is not None and ahead.image is frame.image else None

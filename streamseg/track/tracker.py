@@ -84,6 +84,7 @@ class Tracker(PromptedTracks):
         self.config = config or TrackerConfig()
         self._flow = self._estimator()
         self._reader: FlowReader | None = None
+        self._starting = float("inf")  # the frame whose prompts are being applied
         super().__init__()
         self._tracks: dict[int, ObjectTrack] = {}
         self._prev_gray: np.ndarray | None = None
@@ -99,10 +100,12 @@ class Tracker(PromptedTracks):
         self._reader = FlowReader(self._estimator(), self._may_carry)
         return self._reader.frames(frames)
 
-    def _may_carry(self) -> bool:
-        """Whether an object is carried or waits for its prompt (asked from the reader)."""
-        tracks = list(self._tracks.values())
-        return bool(self._pending) or any(t.status in (*CARRIED, PENDING) for t in tracks)
+    def _may_carry(self, index: int) -> bool:
+        """Whether an object may be carried into frame ``index``: one is carried now, is
+        being started, or has a prompt for an earlier frame (asked from the reader)."""
+        if any(t.status in CARRIED for t in list(self._tracks.values())):
+            return True
+        return self._starting < index or any(p.frame < index for p in list(self._pending))
 
     def _new_track(self, object_id: int, name: str | None) -> ObjectTrack:
         return ObjectTrack(object_id, name=name)
@@ -129,8 +132,12 @@ class Tracker(PromptedTracks):
                 "frames must arrive in increasing index order"
             )
         h, w = frame.image.shape[:2]
+        if any(p.frame <= frame.index for p in self._pending):
+            # Until the objects prompted now are stored as tracked, the reader (asking
+            # _may_carry from its thread) must know that they are being started.
+            self._starting = frame.index
         due = self._due_prompts(frame.index)
-        ahead = self._reader.take(frame.index) if self._reader is not None else None
+        ahead = self._reader.take(frame) if self._reader is not None else None
         gray = ahead.gray if ahead is not None else self._flow.prepare(frame.image)
         flow = self._maybe_flow(gray, frame.size, due, ahead)
 
@@ -169,6 +176,7 @@ class Tracker(PromptedTracks):
                 tr.hidden_for += 1
 
         self._prev_gray, self._prev_index = gray, frame.index
+        self._starting = float("inf")
         return self._result(frame)
 
     # -- internals ---------------------------------------------------------------

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from test_reacquire import occlusion_clip
 
+from streamseg.config import Config
 from streamseg.engines.classic import ClassicEngine
+from streamseg.flow import FlowEstimator
 from streamseg.queues import Prefetch
+from streamseg.session import Session
 from streamseg.track.flow_ahead import FlowReader
 from streamseg.track.tracker import Tracker
 from streamseg.types import Frame, Prompt
@@ -72,14 +75,69 @@ def test_a_frame_the_tracker_skips_is_not_bridged_by_the_flow_read_ahead():
     assert computed == 2  # frames 5 and 11, after the gaps; the rest was read ahead
 
 
-def test_no_flow_is_estimated_while_there_is_nothing_to_carry():
+def test_what_was_read_is_taken_once_and_only_for_the_same_image():
     images, _ = occlusion_clip()
     tracker = Tracker(ClassicEngine())
-    reader = FlowReader(tracker._estimator(), lambda: False)
-    frames = list(reader.frames(_frames(images, range(3))))
-    assert [f.index for f in frames] == [0, 1, 2]
-    for i in range(3):
-        got = reader.take(i)
-        assert got is not None and got.flow is None and got.previous is None
-        assert got.gray.shape == tracker._estimator().prepare(images[i]).shape
-    assert reader.take(1) is None  # taken once
+    reader = FlowReader(tracker._estimator(), lambda index: index != 2)
+    frames = list(reader.frames(_frames(images, range(4))))
+    assert [f.index for f in frames] == [0, 1, 2, 3]
+    first = reader.take(frames[0])
+    assert first is not None and first.flow is None and first.previous is None  # no frame before
+    assert first.gray.shape == tracker._estimator().prepare(images[0]).shape
+    second = reader.take(frames[1])
+    assert second is not None and second.previous == 0 and second.flow is not None
+    assert second.flow.backward.shape == (*first.gray.shape, 2)
+    assert reader.take(frames[1]) is None  # taken once
+    not_wanted = reader.take(frames[2])
+    assert not_wanted is not None and not_wanted.flow is None
+    # Another image under a read frame's index (a tracker stepped with other frames).
+    other = Frame(index=3, pts=3, time=3.0, image=images[3].copy())
+    assert reader.take(other) is None
+
+
+def test_no_flow_is_estimated_for_the_frames_up_to_an_objects_first_prompt(monkeypatch):
+    images, truth = occlusion_clip()
+    estimated = []
+    estimate = FlowEstimator.estimate
+
+    def counting(self, current, previous):
+        estimated.append(1)
+        return estimate(self, current, previous)
+
+    monkeypatch.setattr(FlowEstimator, "estimate", counting)
+    start = 6
+    tracker = Tracker(ClassicEngine())
+    tracker.add_prompts([Prompt(object_id=1, frame=start, mask=truth[start])])
+    reader = Prefetch(tracker.read_ahead(_frames(images, range(len(images)))), 4, name="test")
+    try:
+        results = [tracker.step(f, tracker.engine.embed([f.image])[0]) for f in reader]
+    finally:
+        reader.close()
+    assert [r.present[0] for r in results[:start]] == [False] * start
+    assert results[start].present[0]
+    # Only the flows into frames start + 1 ... are estimated, each once.
+    assert len(estimated) == len(images) - 1 - start
+
+
+def test_a_run_on_a_file_reads_the_flow_ahead_and_a_live_one_does_not(clip, monkeypatch):
+    path, masks = clip
+    computed = []
+    compute = FlowEstimator.compute
+
+    def counting(self, *args):
+        computed.append(1)
+        return compute(self, *args)
+
+    monkeypatch.setattr(FlowEstimator, "compute", counting)
+    config = Config()
+    config.model.name = "classic"
+    with Session(str(path), [Prompt(1, 0, mask=masks[0])], config, via="api") as session:
+        results = list(session)
+    assert len(results) == len(masks) and all(r.present[0] for r in results)
+    assert session.tracker._reader is not None
+    assert computed == []  # every flow was read ahead
+    # Live (frames may be dropped, and reading ahead would add latency): not read ahead.
+    config.source.live = True
+    with Session(str(path), [Prompt(1, 0, mask=masks[0])], config, via="api") as session:
+        assert next(iter(session)).present[0]
+    assert session.tracker._reader is None
