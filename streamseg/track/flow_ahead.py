@@ -55,17 +55,16 @@ class FlowReader:
 
     def frames(self, frames: Iterable[Frame]) -> Iterator[Frame]:
         """The frames unchanged, each one's flow prepared as it passes."""
-        previous: tuple[int, np.ndarray] | None = None
+        last: tuple[int, np.ndarray] | None = None  # the frame before: index, grey image
         for frame in frames:
             gray = self._estimator.prepare(frame.image)
             flow, before = None, None
-            fits = previous is not None and previous[1].shape == gray.shape
-            if fits and previous is not None and self._wanted(frame.index):
-                before = previous[0]
-                flow = self._estimator.estimate(gray, previous[1])
+            if last is not None and last[1].shape == gray.shape and self._wanted(frame.index):
+                before = last[0]
+                flow = self._estimator.estimate(gray, last[1])
             with self._lock:
                 self._ready[frame.index] = FlowAhead(frame.image, gray, before, flow)
-            previous = (frame.index, gray)
+            last = (frame.index, gray)
             yield frame
 
     def take(self, frame: Frame) -> FlowAhead | None:
