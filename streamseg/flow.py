@@ -214,14 +214,14 @@ class FlowEstimator:
     def field(reduced: ReducedFlow, size: tuple[int, int]) -> FlowField:
         """The FlowField at full ``size`` (width, height) of a reduced-scale estimate."""
         back, fwd, unreliable = reduced.backward, reduced.forward, reduced.unreliable
-        current_w = back.shape[1]
+        rh, rw = back.shape[:2]
         w, h = size
-        sx, sy = w / current_w, h / back.shape[0]
+        sx, sy = w / rw, h / rh
         back_full = cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR)
         back_full[..., 0] *= sx
         back_full[..., 1] *= sy
         unreliable_full = cv2.resize(unreliable, (w, h), interpolation=cv2.INTER_LINEAR)
-        return FlowField(back_full, unreliable_full, fwd, current_w / w, back, unreliable)
+        return FlowField(back_full, unreliable_full, fwd, rw / w, back, unreliable)
 
     @staticmethod
     def _unreliability(

@@ -23,13 +23,24 @@ def _frames(images, indices):
     return (Frame(index=i, pts=i, time=float(i), image=images[i]) for i in indices)
 
 
-def _run(images, truth, indices, ahead: bool, skip=()):
+def _counted(monkeypatch, name: str) -> list:
+    """Count FlowEstimator.``name``'s calls (same answers): the list grows by one each."""
+    calls: list = []
+    real = getattr(FlowEstimator, name)
+
+    def counting(self, *args):
+        calls.append(1)
+        return real(self, *args)
+
+    monkeypatch.setattr(FlowEstimator, name, counting)
+    return calls
+
+
+def _run(monkeypatch, images, truth, indices, ahead: bool, skip=()):
     """Masks, scores and the number of flows the tracker computed itself."""
     tracker = Tracker(ClassicEngine())
     tracker.add_prompts([Prompt(object_id=1, mask=truth[0])])
-    computed = []
-    compute = tracker._flow.compute
-    tracker._flow.compute = lambda *a: computed.append(1) or compute(*a)  # counts, same answer
+    computed = _counted(monkeypatch, "compute")  # the reader estimates; only the tracker computes
     stream = _frames(images, indices)
     reader = Prefetch(tracker.read_ahead(stream) if ahead else stream, 4, name="test-read")
     out = []
@@ -51,26 +62,26 @@ def _same(a, b):
         assert sa == sb and pa == pb, f"frame {i}: score/present {sa, pa} vs {sb, pb}"
 
 
-def test_masks_are_the_same_with_the_flow_read_ahead_and_the_tracker_computes_none():
+def test_masks_are_the_same_with_the_flow_read_ahead_and_the_tracker_computes_none(monkeypatch):
     images, truth = occlusion_clip()
     n = len(images)
-    plain, computed_plain = _run(images, truth, range(n), ahead=False)
-    ahead, computed_ahead = _run(images, truth, range(n), ahead=True)
+    plain, computed_plain = _run(monkeypatch, images, truth, range(n), ahead=False)
+    ahead, computed_ahead = _run(monkeypatch, images, truth, range(n), ahead=True)
     _same(plain, ahead)
     assert computed_plain == n - 1  # every frame after the first is carried
     assert computed_ahead == 0
     assert sum(p for *_, p in ahead) < n  # the run went through the hidden frames
 
 
-def test_a_frame_the_tracker_skips_is_not_bridged_by_the_flow_read_ahead():
+def test_a_frame_the_tracker_skips_is_not_bridged_by_the_flow_read_ahead(monkeypatch):
     # The reader sees every frame, the tracker only some (as when frames are dropped):
     # the flow read ahead for frame 5 is from frame 4, which the tracker never saw.
     images, truth = occlusion_clip()
     n = len(images)
     skip = {4, 9, 10}
     kept = [i for i in range(n) if i not in skip]
-    plain, _ = _run(images, truth, kept, ahead=False)
-    ahead, computed = _run(images, truth, range(n), ahead=True, skip=skip)
+    plain, _ = _run(monkeypatch, images, truth, kept, ahead=False)
+    ahead, computed = _run(monkeypatch, images, truth, range(n), ahead=True, skip=skip)
     _same(plain, ahead)
     assert computed == 2  # frames 5 and 11, after the gaps; the rest was read ahead
 
@@ -97,14 +108,7 @@ def test_what_was_read_is_taken_once_and_only_for_the_same_image():
 
 def test_no_flow_is_estimated_for_the_frames_up_to_an_objects_first_prompt(monkeypatch):
     images, truth = occlusion_clip()
-    estimated = []
-    estimate = FlowEstimator.estimate
-
-    def counting(self, current, previous):
-        estimated.append(1)
-        return estimate(self, current, previous)
-
-    monkeypatch.setattr(FlowEstimator, "estimate", counting)
+    estimated = _counted(monkeypatch, "estimate")
     start = 6
     tracker = Tracker(ClassicEngine())
     tracker.add_prompts([Prompt(object_id=1, frame=start, mask=truth[start])])
@@ -121,14 +125,7 @@ def test_no_flow_is_estimated_for_the_frames_up_to_an_objects_first_prompt(monke
 
 def test_a_run_on_a_file_reads_the_flow_ahead_and_a_live_one_does_not(clip, monkeypatch):
     path, masks = clip
-    computed = []
-    compute = FlowEstimator.compute
-
-    def counting(self, *args):
-        computed.append(1)
-        return compute(self, *args)
-
-    monkeypatch.setattr(FlowEstimator, "compute", counting)
+    computed = _counted(monkeypatch, "compute")
     config = Config()
     config.model.name = "classic"
     with Session(str(path), [Prompt(1, 0, mask=masks[0])], config, via="api") as session:
