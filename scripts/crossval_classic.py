@@ -18,6 +18,9 @@ Report, per init:
 - Spearman correlation of the per-frame score (0 where absent) with the per-frame
   IoU, pooled over all scored frames.
 
+``--stride N`` scores every Nth frame (objects then move N times as far between
+frames): a check that settings chosen on the dev set hold up on faster motion.
+
 Example::
 
     PYTHONPATH=$PWD python scripts/crossval_classic.py ../shared/data/davis2016-train \\
@@ -220,6 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--cache", default="/tmp/streamseg_crossval")
     ap.add_argument("--tag", default=None, help="cache tag (default: hash of the sources)")
+    ap.add_argument(
+        "--stride",
+        type=int,
+        default=1,
+        help="keep every Nth frame (and its annotation): objects move N times as far "
+        "between frames, a check that settings hold up on faster motion",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     sys.path.insert(0, str(ROOT))
@@ -230,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     code = args.tag or code_hash()
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
+    root = args.root
+    if args.stride > 1:
+        root = str(strided(Path(args.root), seqs, args.stride, cache / f"stride{args.stride}"))
+        code = f"{code}@stride{args.stride}"
     rows: dict = {}
     todo = []
     for init in args.init:
@@ -244,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     todo.sort(key=lambda t: len(t[1]) == 0)
     sys.stdout.write(f"code {code}: {len(todo)} runs to do, {len(rows)} cached\n")
     sys.stdout.flush()
-    tasks = [(args.root, q, init, s, p) for init, s, q, p in todo]
+    tasks = [(root, q, init, s, p) for init, s, q, p in todo]
     if args.jobs > 1 and tasks:
         with ProcessPoolExecutor(args.jobs) as pool:
             for (init, s, q, _), (_, row) in zip(todo, pool.map(_task, tasks)):
@@ -259,6 +273,24 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.init) > 1:
         sys.stdout.write("\n".join(joint(args.init, seqs, settings, rows, args.folds)) + "\n")
     return 0
+
+
+def strided(root: Path, seqs: list[str], stride: int, out: Path) -> Path:
+    """A DAVIS-layout root under ``out`` holding every ``stride``-th frame and
+    annotation of each sequence in ``root``, as symbolic links numbered from 0."""
+    sys.path.insert(0, str(ROOT))
+    from streamseg.eval.davis import _files
+
+    for q in seqs:
+        jpgs, pngs = _files(root, q)
+        for kind, files, ext in (("JPEGImages", jpgs, "jpg"), ("Annotations", pngs, "png")):
+            folder = out / kind / "480p" / q
+            folder.mkdir(parents=True, exist_ok=True)
+            for old in folder.iterdir():
+                old.unlink()
+            for i, f in enumerate(files[::stride]):
+                (folder / f"{i:05d}.{ext}").symlink_to(f.resolve())
+    return out
 
 
 def joint(
