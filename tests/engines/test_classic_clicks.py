@@ -1,12 +1,14 @@
 """The classic engine's first frame from several clicks: positive clicks add the parts
 they mark, negative clicks take parts away, and more clicks never lose what fewer
-found, and clicks spread along a long object do not take in what lies below it. The
-object is the banded ellipse of test_classic_score (three colour bands), or a boat."""
+found, clicks spread along a long object do not take in what lies below it, and
+clicks close together on a small one stay on it. The object is the banded ellipse of
+test_classic_score (three colour bands), a boat or a ball."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+from test_classic import H, W, background
 from test_classic_score import banded_clip
 
 from streamseg.engines.base import ObjectPrompt
@@ -93,3 +95,21 @@ def test_clicks_along_a_long_object_do_not_take_its_reflection():
         assert jaccard(mask, truth) >= 0.9, k
         square = mask_from_points_box(image, points, np.ones(k), None, InitConfig(spread_box=False))
         assert jaccard(square, truth) < 0.5, k
+
+
+def test_clicks_close_together_keep_their_disks_on_a_small_object():
+    # Five clicks on a ball 28 px across: sure-object disks of the full radius (11 px
+    # here) reach past its edge and GrabCut takes the ground with it; disks kept to
+    # half the distance to the nearest other click stay on the ball.
+    image = background()[:H, :W].copy()
+    truth = np.zeros((H, W), np.uint8)
+    cv2.circle(truth, (160, 120), 14, 1, -1)
+    ball = truth.astype(bool)
+    yy, xx = np.mgrid[0:H, 0:W]
+    texture = 235 + 25 * np.sin((xx + yy) / 3.0)
+    image[ball] = np.clip(texture, 0, 255).astype(np.uint8)[ball, None]
+    points = interior_points(ball, 5)
+    mask = mask_from_points_box(image, points, np.ones(5), None, InitConfig())
+    assert jaccard(mask, ball) >= 0.95
+    spread = mask_from_points_box(image, points, np.ones(5), None, InitConfig(click_spacing=0))
+    assert jaccard(spread, ball) < 0.8
