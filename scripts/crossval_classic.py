@@ -231,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
         "between frames, a check that settings hold up on faster motion",
     )
     args = ap.parse_args(argv)
+    if args.stride < 1:
+        ap.error(f"--stride is {args.stride}; give 1 or more")
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     sys.path.insert(0, str(ROOT))
     from streamseg.eval.davis import list_sequences
@@ -278,8 +280,7 @@ def main(argv: list[str] | None = None) -> int:
 def strided(root: Path, seqs: list[str], stride: int, out: Path) -> Path:
     """A DAVIS-layout root under ``out`` holding every ``stride``-th frame and
     annotation of each sequence in ``root``, as symbolic links numbered from 0."""
-    sys.path.insert(0, str(ROOT))
-    from streamseg.eval.davis import _files
+    from streamseg.eval.davis import _files  # streamseg is on the path (main)
 
     for q in seqs:
         jpgs, pngs = _files(root, q)

@@ -203,8 +203,9 @@ def _grow_from_clicks(
     cx, cy = pos.mean(axis=0)
     # Half the box's width and height: at least half the starting side, and far enough
     # out that every click is well inside.
-    reach = np.abs(pos - (cx, cy)).max(axis=0)
-    if not cfg.spread_box:  # a square, whichever way the clicks spread
+    if cfg.spread_box:
+        reach = np.abs(pos - (cx, cy)).max(axis=0)
+    else:  # a square, whichever way the clicks spread
         reach = np.full(2, 0.5 * float(np.ptp(pos, axis=0).max(initial=0)))
     hx, hy = (max(start * min(h, w) / 2, 1.25 * float(r)) for r in reach)
     x0, y0, x1, y1 = cx - hx, cy - hy, cx + hx, cy + hy
@@ -346,8 +347,8 @@ def _grabcut(
 def _seed_radii(pos: np.ndarray, radius: int, spacing: float) -> list[int]:
     """The sure-object disk's radius (work pixels) around each of the (K, 2) positive
     clicks (frame pixels): ``radius``, but no more than ``spacing`` (work pixels per
-    frame pixel) times the distance to the nearest other click, and at least 2 (clicks
-    close together mark a small object or a thin part)."""
+    frame pixel) times the distance to the nearest other click, as clicks close
+    together mark a small object or a thin part; at least 2. spacing 0: all ``radius``."""
     if spacing <= 0 or len(pos) < 2:
         return [radius] * len(pos)
     gaps = np.linalg.norm(pos[:, None] - pos[None], axis=2)

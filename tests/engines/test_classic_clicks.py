@@ -111,5 +111,5 @@ def test_clicks_close_together_keep_their_disks_on_a_small_object():
     points = interior_points(ball, 5)
     mask = mask_from_points_box(image, points, np.ones(5), None, InitConfig())
     assert jaccard(mask, ball) >= 0.95
-    spread = mask_from_points_box(image, points, np.ones(5), None, InitConfig(click_spacing=0))
-    assert jaccard(spread, ball) < 0.8
+    unspaced = mask_from_points_box(image, points, np.ones(5), None, InitConfig(click_spacing=0))
+    assert jaccard(unspaced, ball) < 0.8
