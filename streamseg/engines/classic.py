@@ -8,7 +8,8 @@ to the prior's logit
 
 - a colour log-likelihood ratio from object and background Lab histograms (the
   object's anchored on the first frame and updated slowly, so its colours do not
-  drift; the background's re-learned from around the object every frame), weighted
+  drift; the background's re-learned every frame from around the object, a band
+  along its edge left out: ``bg_gap``), weighted
   by how well the two separate on this object,
 - optionally (``local_weight``), local colour models along the boundary: the colour
   just inside against just outside the carried mask (streamseg/engines/classic_local.py),
@@ -98,6 +99,13 @@ class ClassicConfig:
     fill_holes: holes smaller than this share of the object's area are filled in the
         mask shown (``Segmentation.shown``), not in the one carried to the next frame
         (streamseg/engines/classic_parts.py); 0: none.
+    bg_gap: the background histogram is learned from the crop outside a band around
+        the mask this share of the object's size (the square root of its area) wide:
+        a part of the object the mask missed lies just outside it, and learned as
+        background it would be pushed out again frame after frame; 0: a 2-pixel band.
+        On the DAVIS dev set, 0 -> 0.1: J&F from the mask 0.685 -> 0.690, one click
+        0.544 -> 0.547, three 0.580 -> 0.600, five 0.588 -> 0.594; held out (4 folds,
+        the four starts jointly) 0.608 against 0.599, every fold choosing 0.1.
     init: settings of the first-frame segmentation from clicks or a box.
     """
 
@@ -131,6 +139,7 @@ class ClassicConfig:
     local_clip: float = 3.0
     fit_power: float = 1.0
     fill_holes: float = 0.3
+    bg_gap: float = 0.1
     init: InitConfig = field(default_factory=InitConfig)
 
     def __post_init__(self) -> None:
@@ -268,6 +277,8 @@ class ClassicEngine:
         kernel = np.ones((3, 3), np.uint8)
         inner = cv2.erode(m, kernel).astype(bool)
         outer = ~cv2.dilate(m, kernel, iterations=2).astype(bool)
+        if self.config.bg_gap > 0:
+            outer = _away_from(m, outer, self.config.bg_gap)
         if not inner.any():
             inner = m.astype(bool)
         fg, bg = histogram(bins, inner), histogram(bins, outer)
@@ -361,6 +372,15 @@ class ClassicEngine:
         posterior = np.zeros((h, w), np.float32)
         posterior[y0:y1, x0:x1] = np.clip(full, 0, 1)
         return self._finish(image, mask, posterior, score, model)
+
+
+def _away_from(mask: np.ndarray, outer: np.ndarray, gap: float) -> np.ndarray:
+    """The pixels of ``outer`` (h, w) bool farther from the (h, w) uint8 mask than
+    ``gap`` times the square root of its area; ``outer`` itself when none are."""
+    width = gap * float(np.sqrt(np.count_nonzero(mask)))
+    distance = cv2.distanceTransform((mask == 0).view(np.uint8), cv2.DIST_L2, 3)
+    far = outer & (distance > width)
+    return far if far.any() else outer
 
 
 def _prior_logit(p: np.ndarray, cfg: ClassicConfig) -> np.ndarray:
