@@ -74,6 +74,7 @@ def test_default_yaml_matches_the_code():
         "tracker.flow_preset=slowest",
         "classic.margin=-1",
         "classic.guide_subsample=0",
+        "classic.bg_gap=0.25",
         "classic.init.work_size=4",
         "tracker.prior.clip=.nan",
         "gaze.mode=stare",

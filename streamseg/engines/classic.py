@@ -103,9 +103,8 @@ class ClassicConfig:
         the mask this share of the object's size (the square root of its area) wide:
         a part of the object the mask missed lies just outside it, and learned as
         background it would be pushed out again frame after frame; 0: a 2-pixel band.
-        On the DAVIS dev set, 0 -> 0.1: J&F from the mask 0.685 -> 0.690, one click
-        0.544 -> 0.547, three 0.580 -> 0.600, five 0.588 -> 0.594; held out (4 folds,
-        the four starts jointly) 0.608 against 0.599, every fold choosing 0.1.
+        DAVIS dev set, 0 -> 0.1: J&F mask 0.685 -> 0.690, 1 / 3 / 5 clicks 0.544 /
+        0.580 / 0.588 -> 0.547 / 0.600 / 0.594; held out 0.608 vs 0.599 (benchmarks).
     init: settings of the first-frame segmentation from clicks or a box.
     """
 
@@ -150,6 +149,11 @@ class ClassicConfig:
         check_numbers(self, "classic", signed=())
         if self.work_size < 16 or self.locate_size < 16:
             raise UsageError("classic.work_size and classic.locate_size must be 16 or more")
+        if self.bg_gap >= self.margin:
+            raise UsageError(
+                f"classic.bg_gap is {self.bg_gap}; give less than classic.margin "
+                f"({self.margin}): a wider band leaves no background in the crop"
+            )
         if self.guide_subsample < 1:
             raise UsageError(
                 f"classic.guide_subsample is {self.guide_subsample}; give 1 (fit at full "
@@ -376,7 +380,9 @@ class ClassicEngine:
 
 def _away_from(mask: np.ndarray, outer: np.ndarray, gap: float) -> np.ndarray:
     """The pixels of ``outer`` (h, w) bool farther from the (h, w) uint8 mask than
-    ``gap`` times the square root of its area; ``outer`` itself when none are."""
+    ``gap`` times the square root of its area (at most the object's larger side, so
+    below ``margin`` some are left unless the frame's edge cuts the crop); ``outer``
+    itself when none are."""
     width = gap * float(np.sqrt(np.count_nonzero(mask)))
     distance = cv2.distanceTransform((mask == 0).view(np.uint8), cv2.DIST_L2, 3)
     far = outer & (distance > width)
