@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from streamseg.choices import DTYPES, MODELS
-from streamseg.engines.classic import ClassicConfig
+from streamseg.engines.classic_config import ClassicConfig
 from streamseg.engines.sam_config import SamConfig
 from streamseg.engines.video_config import VideoSettings
 from streamseg.errors import EngineError, SourceNotFoundError, UsageError
