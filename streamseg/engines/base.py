@@ -48,6 +48,9 @@ class Segmentation:
 
     shown: (H, W) bool, the mask to give the user when it differs from ``mask`` (the
     one the tracker carries to the next frame), or None: ``mask`` is shown.
+    certainty: in [0, 1], how sure the engine is of this frame's answer taken alone; a
+    factor on the score reported for this frame that does not enter the track's
+    running confidence (streamseg/track/confidence.py); 1.0 when it has no such measure.
     """
 
     mask: np.ndarray
@@ -55,6 +58,7 @@ class Segmentation:
     logits: Any = None
     appearance: Any = None
     shown: np.ndarray | None = None
+    certainty: float = 1.0
 
 
 class Engine(Protocol):

@@ -162,11 +162,12 @@ class ClassicEngine:
         posterior: np.ndarray,
         score: float,
         model: ColourModel | None,
+        certainty: float = 1.0,
     ) -> Segmentation:
         """Learn/update the colour model from the final mask and package the answer."""
         box = _crop_box(mask, self.config)
         if box is None:
-            return Segmentation(mask, 0.0, posterior, model)
+            return Segmentation(mask, 0.0, posterior, model, certainty=certainty)
         x0, y0, x1, y1 = box
         s = min(1.0, self.config.work_size / max(x1 - x0, y1 - y0))
         size = (max(1, round((x1 - x0) * s)), max(1, round((y1 - y0) * s)))
@@ -191,7 +192,7 @@ class ClassicEngine:
                 fg=(1 - cfg.fg_rate) * model.fg + cfg.fg_rate * fg,
                 bg=(1 - cfg.bg_rate) * model.bg + cfg.bg_rate * bg,
             )
-        return Segmentation(mask, score, posterior, model)
+        return Segmentation(mask, score, posterior, model, certainty=certainty)
 
     def _refine(self, image: np.ndarray, prompt: ObjectPrompt) -> Segmentation:
         """Snap the flow-carried prior to the object's edges (see the module docstring)."""
@@ -251,7 +252,7 @@ class ClassicEngine:
         # Only the confidently carried part may veto a large shrink: where the flow was
         # unreliable the tracker's prior is soft, and colour may overrule it.
         area, core_area = int(crop_mask.sum()), int(np.count_nonzero(prior > 0.9))
-        score = answer_quality(crop_mask, core[y0:y1, x0:x1], full)
+        score, decided = answer_quality(crop_mask, core[y0:y1, x0:x1], full)
         if not core.any():
             # Nothing visible was carried over: accept a re-appearance only when its
             # colours clearly say it is the object.
@@ -269,7 +270,8 @@ class ClassicEngine:
         mask[y0:y1, x0:x1] = crop_mask
         posterior = np.zeros((h, w), np.float32)
         posterior[y0:y1, x0:x1] = np.clip(full, 0, 1)
-        return self._finish(image, mask, posterior, score, model)
+        certainty = decided**cfg.certainty_power if cfg.certainty_power > 0 else 1.0
+        return self._finish(image, mask, posterior, score, model, certainty)
 
 
 def _away_from(mask: np.ndarray, outer: np.ndarray, gap: float) -> np.ndarray:

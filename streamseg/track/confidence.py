@@ -16,8 +16,11 @@ tracker's score combines
 The score reported is that confidence times the engine's score on the object's
 first frame (``ObjectTrack.start``): a track is no more trustworthy than its start
 (a click that found only part of the object, or found it unclearly, scores lower all
-along). When the confidence falls below ``lost_score`` the object is clearly lost and
-treated as out of sight (absent, re-acquisition looks for it).
+along), times the engine's certainty of this frame taken alone
+(``Segmentation.certainty``; the classic engine: how decided its posterior is), which
+does not enter the confidence. When the confidence falls below ``lost_score`` the
+object is clearly lost and treated as out of sight (absent, re-acquisition looks for
+it).
 """
 
 from __future__ import annotations

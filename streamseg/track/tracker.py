@@ -300,7 +300,9 @@ class Tracker(PromptedTracks):
             tr.confidence, score = frame_score(
                 tr.confidence, float(seg.score), jump, c.score_rate, c.score_jump
             )
-            tr.score = tr.start * score
+            # The engine's certainty of this frame alone lowers what is reported now,
+            # not the running confidence that decides whether the object is lost.
+            tr.score = tr.start * score * float(np.clip(seg.certainty, 0.0, 1.0))
         area = int(mask.sum())
         # An answer mostly away from where the object can be is something else.
         elsewhere = (

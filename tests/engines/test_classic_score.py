@@ -155,3 +155,42 @@ def test_a_mask_whose_colours_no_longer_fit_scores_lower():
     # With it, half the object's colours gone costs a clear share of the score.
     assert scores[1.0, "changed"] < 0.8 * scores[1.0, "same"], scores
     assert scores[1.0, "same"] > 0.9 * scores[0.0, "same"], scores
+
+
+def haze_clip() -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A red ellipse moving right 4 px a frame; from frame 8 on, a ring of a reddish
+    colour half-way to the backdrop's surrounds it: its edge is as clear as before, but
+    the colours around it are no longer clearly the object's or the background's."""
+    bg = background()
+    frames, truths = [], []
+    for i in range(16):
+        img = bg[40 : 40 + H, 40 + i : 40 + i + W].copy()
+        truth = ellipse_mask(100 + 4 * i, 120, 40, 26, 0)
+        if i >= 8:
+            paint(img, ellipse_mask(100 + 4 * i, 120, 75, 50, 0) & ~truth, (165, 80, 60), i)
+        paint(img, truth, (215, 50, 40), i)
+        frames.append(img)
+        truths.append(truth)
+    return frames, truths
+
+
+def test_an_undecided_frame_lowers_its_own_score_and_nothing_else():
+    frames, truths = haze_clip()
+    runs = {}
+    for power in (0.0, 4.0):
+        tracker = Tracker(ClassicEngine(ClassicConfig(certainty_power=power)))
+        tracker.add_prompts([Prompt(1, 0, mask=truths[0])])
+        runs[power] = track(tracker, frames)
+    scores = {p: [float(r.scores[0]) for r in rs] for p, rs in runs.items()}
+    # The certainty changes what is reported, never the masks or what is present.
+    for a, b, truth in zip(runs[0.0], runs[4.0], truths):
+        assert np.array_equal(a.masks[0], b.masks[0])
+        assert bool(a.present[0]) and bool(b.present[0])
+        assert jaccard(b.masks[0], truth) > 0.9
+    # Without it the frame the look-alike ring appears scores as the one before.
+    assert scores[0.0][8] > 0.9 * scores[0.0][7], scores
+    # With it that frame is reported as unsure ...
+    assert scores[4.0][8] < 0.75 * scores[4.0][7], scores
+    # ... and once the background's colours are learned the score is back: the running
+    # confidence, which decides when an object is lost, did not take the hit.
+    assert scores[4.0][-1] > 0.85 * scores[4.0][7], scores
