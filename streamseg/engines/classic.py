@@ -270,8 +270,8 @@ class ClassicEngine:
         mask[y0:y1, x0:x1] = crop_mask
         posterior = np.zeros((h, w), np.float32)
         posterior[y0:y1, x0:x1] = np.clip(full, 0, 1)
-        certainty = decided**cfg.certainty_power if cfg.certainty_power > 0 else 1.0
-        return self._finish(image, mask, posterior, score, model, certainty)
+        # decided ** 0 is 1: certainty_power 0 turns it off.
+        return self._finish(image, mask, posterior, score, model, decided**cfg.certainty_power)
 
 
 def _away_from(mask: np.ndarray, outer: np.ndarray, gap: float) -> np.ndarray:
