@@ -309,8 +309,13 @@ def disk_full_store_mid_run(work: Path) -> None:
 @case
 def stdin_mp4_pipe(work: Path) -> None:
     cat = subprocess.Popen(["cat", str(long_clip(work))], stdout=subprocess.PIPE)
-    r = cli("run", "-", *COMMON, "-q", "--prompt", "5,5", "--out", work / "o", stdin=cat.stdout)
-    cat.wait()
+    assert cat.stdout is not None
+    try:
+        r = cli("run", "-", *COMMON, "-q", "--prompt", "5,5", "--out", work / "o", stdin=cat.stdout)
+    finally:
+        cat.stdout.close()  # the run is over: nothing reads the rest, so cat is not left
+        cat.kill()  # blocked on a full pipe
+        cat.wait(10)
     error_line(r, 3, "MPEG-TS")
 
 

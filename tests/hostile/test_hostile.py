@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,26 @@ def test_hostile(name: str, verdicts: dict[str, Verdict]) -> None:
 
 def test_enough_cases() -> None:
     assert len(CASES) >= 40
+
+
+def test_a_stuck_case_is_a_hang_and_the_others_still_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+
+    def stuck(work: Path) -> None:
+        release.wait()  # no timeout: the harness's own code blocking for good
+
+    def quick(work: Path) -> None:
+        (work / "ran").write_text("yes")
+
+    monkeypatch.setitem(CASES, "stuck_case", stuck)
+    monkeypatch.setitem(CASES, "quick_case", quick)
+    try:
+        verdicts = run_cases(["stuck_case", "quick_case"], tmp_path, workers=1, limit=1.0)
+    finally:
+        release.set()
+    assert verdicts["stuck_case"].kind == "hang"
+    assert "release.wait()" in verdicts["stuck_case"].detail  # where it was stuck
+    assert verdicts["quick_case"].kind == "ok"  # its turn came though one worker was stuck
+    assert (tmp_path / "quick_case" / "ran").read_text() == "yes"
