@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import os
 import re
-import resource
 import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -261,17 +259,10 @@ def truncated_mp4(work: Path) -> None:
     expect_frames(work / "o", expected)
 
 
-def file_size_limit(limit: int) -> Callable[[], None]:
-    def apply() -> None:  # in the child: writes past ``limit`` bytes fail (EFBIG)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    return apply
-
-
 @case
 def disk_full_overlay(work: Path) -> None:
     args = ["run", long_clip(work), *COMMON, "-q", "--prompt", "40,120", "--out", work / "o"]
-    r = cli(*args, preexec=file_size_limit(60_000), timeout=90)
+    r = cli(*args, file_size_limit=60_000, timeout=90)
     error_line(r, 4, "video")
     g = store(work / "o")
     if g.attrs["complete"] is not False:
@@ -283,7 +274,7 @@ def disk_full_overlay(work: Path) -> None:
 @case
 def disk_full_store_created(work: Path) -> None:
     args = ["run", clip(work), *COMMON, "-q", "--prompt", "22,60", "--out", work / "o"]
-    r = cli(*args, "--set", "output.overlay=false", preexec=file_size_limit(1500), timeout=60)
+    r = cli(*args, "--set", "output.overlay=false", file_size_limit=1500, timeout=60)
     error_line(r, 4, "masks.zarr")
 
 

@@ -30,6 +30,21 @@ SIGNAL_LIMIT = float(os.environ.get("HOSTILE_SIGNAL_LIMIT", "2"))
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
+def limited_cli(file_size_limit: int) -> list[str]:
+    """CLI with RLIMIT_FSIZE set first, in the run's own process. Not by ``preexec_fn``:
+    that runs Python code between fork and exec, and with the pool's other threads busy
+    in FFmpeg or zarr at the fork, the child can deadlock there and Popen never returns
+    (the likeliest cause of a CI run that hung here for its whole 90 minutes)."""
+    limit = int(file_size_limit)
+    return [
+        sys.executable,
+        "-c",
+        "import resource; "
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit})); "
+        "from streamseg.cli import main; main()",
+    ]
+
+
 @dataclass
 class Verdict:
     kind: str  # ok, traceback, hang, lost, wrong
@@ -79,17 +94,17 @@ def cli(
     stdin: Any = None,
     input: bytes | None = None,
     env: dict[str, str] | None = None,
-    preexec: Callable[[], None] | None = None,
+    file_size_limit: int | None = None,
 ) -> Result:
-    """Run ``streamseg ARGS``; a run past ``timeout`` is killed and reported as a hang."""
+    """Run ``streamseg ARGS``; a run past ``timeout`` is killed and reported as a hang.
+    ``file_size_limit``: bytes past which a file the run writes cannot grow (EFBIG)."""
     started = time.monotonic()
     proc = subprocess.Popen(
-        [*CLI, *map(str, args)],
+        [*(CLI if file_size_limit is None else limited_cli(file_size_limit)), *map(str, args)],
         stdin=subprocess.PIPE if input is not None else stdin,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=env or ENV,
-        preexec_fn=preexec,
     )
     try:
         _, err = proc.communicate(input, timeout=timeout)
