@@ -304,8 +304,10 @@ def stdin_mp4_pipe(work: Path) -> None:
     try:
         r = cli("run", "-", *COMMON, "-q", "--prompt", "5,5", "--out", work / "o", stdin=cat.stdout)
     finally:
-        cat.stdout.close()  # the run is over: nothing reads the rest, so cat is not left
-        cat.kill()  # blocked on a full pipe
+        # Nothing reads the rest now: close our end and end cat, which may be blocked
+        # on the full pipe (it would never exit on its own while our end is open).
+        cat.stdout.close()
+        cat.kill()
         cat.wait(10)
     error_line(r, 3, "MPEG-TS")
 

@@ -33,8 +33,8 @@ ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 def limited_cli(file_size_limit: int) -> list[str]:
     """CLI with RLIMIT_FSIZE set first, in the run's own process. Not by ``preexec_fn``:
     that runs Python code between fork and exec, and with the pool's other threads busy
-    in FFmpeg or zarr at the fork, the child can deadlock there and Popen never returns
-    (the likeliest cause of a CI run that hung here for its whole 90 minutes)."""
+    in FFmpeg at the fork, the child was seen to deadlock there (freeing a PyAV
+    reformatter whose slice threads it does not have), and Popen never returned."""
     limit = int(file_size_limit)
     return [
         sys.executable,

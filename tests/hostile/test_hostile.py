@@ -9,7 +9,6 @@ a pool (they mostly wait on subprocesses) and each test reads its case's verdict
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -28,6 +27,8 @@ import cases_values  # noqa: E402, F401
 from harness import CASES, Verdict  # noqa: E402
 from pool import run_cases  # noqa: E402
 
+ALL_CASES_LIMIT = 1000  # seconds for every case together (pytest-timeout's is 1200)
+
 
 @pytest.fixture(scope="session")
 def verdicts(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
@@ -40,10 +41,15 @@ def verdicts(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     out = root / "verdicts.json"
     script = Path(__file__).parent / "verdicts.py"
     # In a fresh process (verdicts.py says why), with a bound of its own.
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        subprocess.run([sys.executable, str(script), str(out), str(root), *wanted], timeout=1000)
+    command = [sys.executable, str(script), str(out), str(root), *wanted]
+    try:
+        done = subprocess.run(command, stderr=subprocess.PIPE, timeout=ALL_CASES_LIMIT)
+        kind, why = "wrong", f"the cases' process exited {done.returncode}: "
+        why += done.stderr.decode(errors="replace")[-200:]
+    except subprocess.TimeoutExpired:
+        kind, why = "hang", f"the cases' process did not finish within {ALL_CASES_LIMIT} s"
     found = json.loads(out.read_text()) if out.exists() else {}
-    missing = Verdict("hang", "the hostile cases' process did not finish within 1000 s")
+    missing = Verdict(kind, why)
     return {name: Verdict(**found[name]) if name in found else missing for name in wanted}
 
 

@@ -25,15 +25,12 @@ import cases_values  # noqa: E402, F401
 from pool import run_cases  # noqa: E402
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str]) -> None:
     out, root, names = Path(argv[0]), Path(argv[1]), argv[2:]
     verdicts = run_cases(names, root)
-    text = json.dumps({name: dataclasses.asdict(v) for name, v in verdicts.items()})
-    out.write_text(text)
-    sys.stdout.flush()
-    # The pool's threads are daemons; one left stuck must not hold this process.
-    os._exit(0)
+    out.write_text(json.dumps({name: dataclasses.asdict(v) for name, v in verdicts.items()}))
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    main(sys.argv[1:])
+    os._exit(0)  # the pool's threads are daemons: one left stuck must not hold this process
