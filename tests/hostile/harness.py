@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-CLI = [sys.executable, "-c", "from streamseg.cli import main; main()"]
+CLI_CODE = "from streamseg.cli import main; main()"
+CLI = [sys.executable, "-c", CLI_CODE]
 # Seconds from a signal to the exit. The issue's bound is 2 s (report.py measures it);
 # the tests allow more, since they must pass on a loaded machine (test_hostile.py sets it).
 SIGNAL_LIMIT = float(os.environ.get("HOSTILE_SIGNAL_LIMIT", "2"))
@@ -36,13 +37,8 @@ def limited_cli(file_size_limit: int) -> list[str]:
     in FFmpeg at the fork, the child was seen to deadlock there (freeing a PyAV
     reformatter whose slice threads it does not have), and Popen never returned."""
     limit = int(file_size_limit)
-    return [
-        sys.executable,
-        "-c",
-        "import resource; "
-        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit})); "
-        "from streamseg.cli import main; main()",
-    ]
+    setlimit = f"import resource; resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))"
+    return [sys.executable, "-c", f"{setlimit}; {CLI_CODE}"]
 
 
 @dataclass

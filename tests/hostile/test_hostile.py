@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -42,11 +43,15 @@ def verdicts(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     script = Path(__file__).parent / "verdicts.py"
     # In a fresh process (verdicts.py says why), with a bound of its own.
     command = [sys.executable, str(script), str(out), str(root), *wanted]
+    # A session of its own, so that past the bound the runs it started end with it.
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, start_new_session=True)
     try:
-        done = subprocess.run(command, stderr=subprocess.PIPE, timeout=ALL_CASES_LIMIT)
-        kind, why = "wrong", f"the cases' process exited {done.returncode}: "
-        why += done.stderr.decode(errors="replace")[-200:]
+        _, err = proc.communicate(timeout=ALL_CASES_LIMIT)
+        kind, why = "wrong", f"the cases' process exited {proc.returncode}: "
+        why += err.decode(errors="replace")[-200:]
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
         kind, why = "hang", f"the cases' process did not finish within {ALL_CASES_LIMIT} s"
     found = json.loads(out.read_text()) if out.exists() else {}
     missing = Verdict(kind, why)
